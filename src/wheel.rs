@@ -1,0 +1,261 @@
+//! A hashed timer wheel: O(1) insert, O(1) amortised expiry per timer.
+//!
+//! Time is cut into ticks of [`TICK`]; a timer due at tick `t` sits in slot
+//! `t % SLOTS` with its absolute tick, so timers further out than one turn of
+//! the wheel share slots with nearer ones and simply stay put until their
+//! turn comes round. A bitmap of occupied slots makes finding the next
+//! deadline a scan of `SLOTS / 64` words, not of the slots.
+//!
+//! There is no cancel: owners keep a generation or a due time of their own
+//! and ignore stale expiries, which costs one no-op wake-up at most.
+//!
+//! The wheel never reads the clock; every call takes `now`.
+
+use std::time::{Duration, Instant};
+
+/// The wheel's resolution. Deadlines are rounded up to it.
+pub const TICK: Duration = Duration::from_millis(1);
+const SLOTS: usize = 4096;
+const WORDS: usize = SLOTS / 64;
+
+#[derive(Debug)]
+struct Entry<T> {
+    tick: u64,
+    value: T,
+}
+
+#[derive(Debug)]
+pub struct Wheel<T> {
+    origin: Instant,
+    /// Every tick up to and including this one has been expired.
+    done: u64,
+    slots: Vec<Vec<Entry<T>>>,
+    occupied: [u64; WORDS],
+    len: usize,
+}
+
+impl<T> Wheel<T> {
+    pub fn new(origin: Instant) -> Self {
+        Wheel {
+            origin,
+            done: 0,
+            slots: (0..SLOTS).map(|_| Vec::new()).collect(),
+            occupied: [0; WORDS],
+            len: 0,
+        }
+    }
+
+    /// Number of timers waiting.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn tick_at_or_after(&self, t: Instant) -> u64 {
+        let d = t.saturating_duration_since(self.origin);
+        let tick = TICK.as_nanos();
+        d.as_nanos().div_ceil(tick) as u64
+    }
+
+    fn tick_before_or_at(&self, t: Instant) -> u64 {
+        (t.saturating_duration_since(self.origin).as_nanos() / TICK.as_nanos()) as u64
+    }
+
+    fn instant_of(&self, tick: u64) -> Instant {
+        self.origin + Duration::from_nanos(tick.saturating_mul(TICK.as_nanos() as u64))
+    }
+
+    /// Schedules `value` for `deadline` (rounded up to the next tick; a
+    /// deadline already past fires at the next expiry).
+    pub fn insert(&mut self, deadline: Instant, value: T) {
+        let tick = self.tick_at_or_after(deadline).max(self.done + 1);
+        let slot = (tick % SLOTS as u64) as usize;
+        self.slots[slot].push(Entry { tick, value });
+        self.occupied[slot / 64] |= 1 << (slot % 64);
+        self.len += 1;
+    }
+
+    /// Moves every timer due at or before `now` into `out`, in no set order.
+    pub fn expire(&mut self, now: Instant, out: &mut Vec<T>) {
+        let now_tick = self.tick_before_or_at(now);
+        if now_tick <= self.done {
+            return;
+        }
+        // One turn of the wheel covers every slot; a longer gap needs no more.
+        let span = (now_tick - self.done).min(SLOTS as u64);
+        let mut tick = self.done + 1;
+        let end = self.done + span;
+        while tick <= end {
+            let slot = (tick % SLOTS as u64) as usize;
+            // Skip to the next occupied slot using the bitmap.
+            match self.next_occupied(slot, (end - tick) as usize) {
+                None => break,
+                Some(skip) => tick += skip as u64,
+            }
+            let slot = (tick % SLOTS as u64) as usize;
+            let entries = &mut self.slots[slot];
+            let mut i = 0;
+            while i < entries.len() {
+                if entries[i].tick <= now_tick {
+                    out.push(entries.swap_remove(i).value);
+                    self.len -= 1;
+                } else {
+                    i += 1;
+                }
+            }
+            if entries.is_empty() {
+                self.occupied[slot / 64] &= !(1 << (slot % 64));
+                if entries.capacity() > 16 {
+                    *entries = Vec::new();
+                }
+            }
+            tick += 1;
+        }
+        self.done = now_tick;
+    }
+
+    /// Distance from `slot` to the first occupied slot at most `max` ahead.
+    fn next_occupied(&self, slot: usize, max: usize) -> Option<usize> {
+        let mut dist = 0;
+        let mut s = slot;
+        while dist <= max {
+            let word = self.occupied[s / 64] >> (s % 64);
+            if word != 0 {
+                let d = dist + word.trailing_zeros() as usize;
+                return (d <= max).then_some(d);
+            }
+            let step = 64 - s % 64;
+            dist += step;
+            s = (s + step) % SLOTS;
+        }
+        None
+    }
+
+    /// When the earliest timer is due, if any.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        if self.len == 0 {
+            return None;
+        }
+        let start = ((self.done + 1) % SLOTS as u64) as usize;
+        let mut best: Option<u64> = None;
+        let mut dist = 0;
+        while let Some(d) = self.next_occupied((start + dist) % SLOTS, SLOTS - 1 - dist) {
+            let tick_this_turn = self.done + 1 + (dist + d) as u64;
+            let slot = (tick_this_turn % SLOTS as u64) as usize;
+            let min = self.slots[slot].iter().map(|e| e.tick).min();
+            if let Some(min) = min {
+                if min <= tick_this_turn {
+                    // Due this turn: nothing earlier can exist in a later slot.
+                    return Some(self.instant_of(min.max(self.done + 1)));
+                }
+                best = Some(best.map_or(min, |b| b.min(min)));
+            }
+            dist += d + 1;
+            if dist >= SLOTS {
+                break;
+            }
+        }
+        best.map(|t| self.instant_of(t))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn fires_in_deadline_order_and_reports_next_deadline() {
+        let t0 = Instant::now();
+        let mut w = Wheel::new(t0);
+        w.insert(t0 + ms(30), 'c');
+        w.insert(t0 + ms(10), 'a');
+        w.insert(t0 + ms(20), 'b');
+        w.insert(t0 + ms(10_000), 'z'); // more than one turn out
+        assert_eq!(w.len(), 4);
+        assert_eq!(w.next_deadline(), Some(t0 + ms(10)));
+        let mut out = Vec::new();
+        w.expire(t0 + ms(9), &mut out);
+        assert!(out.is_empty());
+        w.expire(t0 + ms(20), &mut out);
+        out.sort();
+        assert_eq!(out, vec!['a', 'b']);
+        assert_eq!(w.next_deadline(), Some(t0 + ms(30)));
+        out.clear();
+        w.expire(t0 + ms(5_000), &mut out);
+        assert_eq!(out, vec!['c']);
+        assert_eq!(w.next_deadline(), Some(t0 + ms(10_000)));
+        out.clear();
+        w.expire(t0 + ms(9_999), &mut out);
+        assert!(out.is_empty());
+        w.expire(t0 + ms(10_000), &mut out);
+        assert_eq!(out, vec!['z']);
+        assert!(w.is_empty());
+        assert_eq!(w.next_deadline(), None);
+    }
+
+    #[test]
+    fn far_timer_sharing_a_slot_does_not_fire_early() {
+        let t0 = Instant::now();
+        let mut w = Wheel::new(t0);
+        w.insert(t0 + ms(5), 1);
+        w.insert(t0 + ms(5 + SLOTS as u64), 2);
+        let mut out = Vec::new();
+        w.expire(t0 + ms(5), &mut out);
+        assert_eq!(out, vec![1]);
+        assert_eq!(w.next_deadline(), Some(t0 + ms(5 + SLOTS as u64)));
+    }
+
+    #[test]
+    fn past_deadlines_fire_on_the_next_expiry_and_rounding_is_up() {
+        let t0 = Instant::now();
+        let mut w = Wheel::new(t0);
+        let mut out = Vec::new();
+        w.expire(t0 + ms(100), &mut out);
+        w.insert(t0 + ms(50), 'p');
+        assert_eq!(w.next_deadline(), Some(t0 + ms(101)));
+        w.insert(t0 + ms(200) + Duration::from_micros(10), 'q');
+        w.expire(t0 + ms(101), &mut out);
+        assert_eq!(out, vec!['p']);
+        assert_eq!(w.next_deadline(), Some(t0 + ms(201)));
+    }
+
+    #[test]
+    fn matches_a_sorted_reference_under_random_use() {
+        let mut rng = fastrand::Rng::with_seed(7);
+        let t0 = Instant::now();
+        let mut w = Wheel::new(t0);
+        let mut reference: Vec<(u64, u32)> = Vec::new();
+        let mut now = 0u64;
+        let mut out = Vec::new();
+        for id in 0..20_000u32 {
+            if rng.bool() {
+                let at = now + rng.u64(0..12_000);
+                w.insert(t0 + ms(at), id);
+                reference.push((at.max(now + 1), id));
+            } else {
+                now += rng.u64(0..900);
+                out.clear();
+                w.expire(t0 + ms(now), &mut out);
+                out.sort();
+                let mut due: Vec<u32> = reference
+                    .iter()
+                    .filter(|(at, _)| *at <= now)
+                    .map(|(_, id)| *id)
+                    .collect();
+                due.sort();
+                reference.retain(|(at, _)| *at > now);
+                assert_eq!(out, due);
+            }
+            let want = reference.iter().map(|(at, _)| *at).min();
+            assert_eq!(w.next_deadline(), want.map(|at| t0 + ms(at)));
+            assert_eq!(w.len(), reference.len());
+        }
+    }
+}

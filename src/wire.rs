@@ -1,0 +1,650 @@
+//! The wire protocol: length-prefixed binary frames.
+//!
+//! Every frame is `len: u32 (big-endian) | type: u8 | body`, where `len`
+//! counts the type byte and the body. The byte layout of each body is in
+//! `docs/PROTOCOL.md`.
+//!
+//! [`decode`] is a total function: for any input it returns a frame and the
+//! number of bytes it used, [`Status::Partial`] when more bytes are needed, or
+//! a typed [`DecodeError`]. It never panics, never reads past its input, and
+//! allocates only for a peer list, whose entry count it checks against the
+//! frame's actual length first. A declared length over [`MAX_FRAME_LEN`] is
+//! rejected as soon as the four length bytes are in, before any body arrives.
+//!
+//! [`FrameReader`] is the per-connection read buffer: it takes bytes as they
+//! come off a socket, split anywhere, and yields the same frames as if the
+//! stream had arrived whole, holding at most one unfinished frame.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+/// The four bytes every hello starts with.
+pub const MAGIC: [u8; 4] = *b"RUMR";
+/// The protocol version this build speaks.
+pub const VERSION: u8 = 1;
+/// Largest message payload, in bytes.
+pub const MAX_PAYLOAD: usize = 64 * 1024;
+/// Bytes of a message frame beyond its payload: length, type, id, ttl.
+pub const MESSAGE_OVERHEAD: usize = 4 + 1 + 8 + 1;
+/// Largest value of a frame's length field (type byte plus body).
+pub const MAX_FRAME_LEN: usize = MESSAGE_OVERHEAD - 4 + MAX_PAYLOAD;
+/// Most entries one peer list frame may carry.
+pub const MAX_PEER_ENTRIES: usize = 1024;
+
+const T_HELLO: u8 = 1;
+const T_PEERS: u8 = 2;
+const T_MESSAGE: u8 = 3;
+const T_KEEPALIVE: u8 = 4;
+const T_GOODBYE: u8 = 5;
+
+const HELLO_BODY: usize = 4 + 1 + 1 + 8 + 2;
+
+/// A random identifier each node picks at start.
+pub type NodeId = u64;
+
+/// The handshake: the first frame each side sends on a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hello {
+    pub version: u8,
+    /// Reserved for later use (for example a network key); 0 today.
+    pub flags: u8,
+    pub node_id: NodeId,
+    /// The port the sender listens on. Its IP is the connection's.
+    pub listen_port: u16,
+}
+
+/// One entry of a peer list: a peer's node id and listening address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PeerEntry {
+    pub node_id: NodeId,
+    pub addr: SocketAddr,
+}
+
+/// Why a node says goodbye.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GoodbyeReason {
+    /// The node is shutting down.
+    Shutdown,
+    /// This connection duplicates another between the same two nodes; the
+    /// other one is kept.
+    Duplicate,
+    /// Any other code, kept as is so a newer peer's reasons round-trip.
+    Other(u8),
+}
+
+impl GoodbyeReason {
+    fn code(self) -> u8 {
+        match self {
+            GoodbyeReason::Shutdown => 0,
+            GoodbyeReason::Duplicate => 1,
+            GoodbyeReason::Other(c) => c,
+        }
+    }
+    fn from_code(c: u8) -> Self {
+        match c {
+            0 => GoodbyeReason::Shutdown,
+            1 => GoodbyeReason::Duplicate,
+            c => GoodbyeReason::Other(c),
+        }
+    }
+}
+
+/// A decoded frame. A message borrows its payload from the input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Frame<'a> {
+    Hello(Hello),
+    Peers(Vec<PeerEntry>),
+    Message {
+        /// Random id chosen by the origin (room for relaying and dedup).
+        id: u64,
+        /// Hops this message may still be relayed; 0 today.
+        ttl: u8,
+        payload: &'a [u8],
+    },
+    Keepalive,
+    Goodbye(GoodbyeReason),
+}
+
+/// httparse-style result of a decode that did not fail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Status<T> {
+    Complete(T),
+    /// More bytes are needed; nothing was consumed.
+    Partial,
+}
+
+/// Why bytes are not a valid frame. Any of these ends the connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecodeError {
+    /// The length field is 0: there is not even a type byte.
+    EmptyFrame,
+    /// The length field is over [`MAX_FRAME_LEN`].
+    TooLarge(u32),
+    /// A type byte this version does not know.
+    UnknownType(u8),
+    /// The body's length does not fit its type.
+    BadLength { frame_type: u8, len: u32 },
+    /// A hello that does not start with [`MAGIC`].
+    BadMagic,
+    /// A hello with version 0.
+    BadVersion(u8),
+    /// A peer entry whose address family is not 4 or 6.
+    BadFamily(u8),
+    /// A peer list with more than [`MAX_PEER_ENTRIES`] entries.
+    TooManyPeers(u16),
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DecodeError::EmptyFrame => write!(f, "empty frame"),
+            DecodeError::TooLarge(n) => {
+                write!(f, "frame of {n} bytes is over the {MAX_FRAME_LEN}-byte limit")
+            }
+            DecodeError::UnknownType(t) => write!(f, "unknown frame type {t}"),
+            DecodeError::BadLength { frame_type, len } => {
+                write!(f, "frame type {frame_type} cannot be {len} bytes long")
+            }
+            DecodeError::BadMagic => write!(f, "not a rumor handshake (bad magic)"),
+            DecodeError::BadVersion(v) => write!(f, "unsupported protocol version {v}"),
+            DecodeError::BadFamily(x) => write!(f, "unknown address family {x}"),
+            DecodeError::TooManyPeers(n) => {
+                write!(f, "peer list of {n} entries is over the {MAX_PEER_ENTRIES} limit")
+            }
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// Reads the length prefix: `Ok(None)` when fewer than four bytes are in.
+fn frame_len(buf: &[u8]) -> Result<Option<usize>, DecodeError> {
+    let Some(head) = buf.first_chunk::<4>() else {
+        return Ok(None);
+    };
+    let len = u32::from_be_bytes(*head);
+    if len == 0 {
+        return Err(DecodeError::EmptyFrame);
+    }
+    if len as usize > MAX_FRAME_LEN {
+        return Err(DecodeError::TooLarge(len));
+    }
+    Ok(Some(len as usize))
+}
+
+/// Decodes one frame from the start of `buf`.
+///
+/// Returns the frame and how many bytes it took, `Partial` when `buf` holds
+/// only part of a frame, or the reason the bytes are not a frame. Whether a
+/// prefix of a stream is an error never depends on how it was split: the
+/// length is checked with its four bytes, the rest once the whole frame is in.
+pub fn decode(buf: &[u8]) -> Result<Status<(Frame<'_>, usize)>, DecodeError> {
+    let Some(len) = frame_len(buf)? else {
+        return Ok(Status::Partial);
+    };
+    let Some(frame) = buf.get(4..4 + len) else {
+        return Ok(Status::Partial);
+    };
+    let (&ty, body) = frame.split_first().ok_or(DecodeError::EmptyFrame)?;
+    let bad_len = || DecodeError::BadLength {
+        frame_type: ty,
+        len: len as u32,
+    };
+    let frame = match ty {
+        T_HELLO => {
+            let b: &[u8; HELLO_BODY] = body.try_into().map_err(|_| bad_len())?;
+            if b[..4] != MAGIC {
+                return Err(DecodeError::BadMagic);
+            }
+            if b[4] == 0 {
+                return Err(DecodeError::BadVersion(0));
+            }
+            Frame::Hello(Hello {
+                version: b[4],
+                flags: b[5],
+                node_id: u64::from_be_bytes(b[6..14].try_into().unwrap_or_default()),
+                listen_port: u16::from_be_bytes([b[14], b[15]]),
+            })
+        }
+        T_PEERS => Frame::Peers(decode_peers(body).map_err(|e| match e {
+            PeersError::Length => bad_len(),
+            PeersError::Other(e) => e,
+        })?),
+        T_MESSAGE => {
+            let (head, payload) = body.split_first_chunk::<9>().ok_or_else(bad_len)?;
+            Frame::Message {
+                id: u64::from_be_bytes(head[..8].try_into().unwrap_or_default()),
+                ttl: head[8],
+                payload,
+            }
+        }
+        T_KEEPALIVE if body.is_empty() => Frame::Keepalive,
+        T_GOODBYE => match body {
+            [code] => Frame::Goodbye(GoodbyeReason::from_code(*code)),
+            _ => return Err(bad_len()),
+        },
+        T_KEEPALIVE => return Err(bad_len()),
+        other => return Err(DecodeError::UnknownType(other)),
+    };
+    Ok(Status::Complete((frame, 4 + len)))
+}
+
+enum PeersError {
+    Length,
+    Other(DecodeError),
+}
+
+fn decode_peers(body: &[u8]) -> Result<Vec<PeerEntry>, PeersError> {
+    let (count, mut rest) = body.split_first_chunk::<2>().ok_or(PeersError::Length)?;
+    let count = u16::from_be_bytes(*count);
+    if count as usize > MAX_PEER_ENTRIES {
+        return Err(PeersError::Other(DecodeError::TooManyPeers(count)));
+    }
+    // The smallest entry is 15 bytes: this bounds the allocation by the
+    // frame's real size, not by what the count claims.
+    if (count as usize) * 15 > rest.len() {
+        return Err(PeersError::Length);
+    }
+    let mut out = Vec::with_capacity(count as usize);
+    for _ in 0..count {
+        let (id, r) = rest.split_first_chunk::<8>().ok_or(PeersError::Length)?;
+        let (&family, r) = r.split_first().ok_or(PeersError::Length)?;
+        let (ip, r): (IpAddr, &[u8]) = match family {
+            4 => {
+                let (ip, r) = r.split_first_chunk::<4>().ok_or(PeersError::Length)?;
+                (Ipv4Addr::from(*ip).into(), r)
+            }
+            6 => {
+                let (ip, r) = r.split_first_chunk::<16>().ok_or(PeersError::Length)?;
+                (Ipv6Addr::from(*ip).into(), r)
+            }
+            f => return Err(PeersError::Other(DecodeError::BadFamily(f))),
+        };
+        let (port, r) = r.split_first_chunk::<2>().ok_or(PeersError::Length)?;
+        out.push(PeerEntry {
+            node_id: u64::from_be_bytes(*id),
+            addr: SocketAddr::new(ip, u16::from_be_bytes(*port)),
+        });
+        rest = r;
+    }
+    if !rest.is_empty() {
+        return Err(PeersError::Length);
+    }
+    Ok(out)
+}
+
+/// Starts a frame of type `ty` in `out`; returns where its length goes.
+fn begin(out: &mut Vec<u8>, ty: u8) -> usize {
+    let at = out.len();
+    out.extend_from_slice(&[0, 0, 0, 0, ty]);
+    at
+}
+
+/// Fills in the length of the frame begun at `at`.
+fn finish(out: &mut [u8], at: usize) {
+    let len = (out.len() - at - 4) as u32;
+    out[at..at + 4].copy_from_slice(&len.to_be_bytes());
+}
+
+/// Appends a message frame to `out`. The payload must be at most
+/// [`MAX_PAYLOAD`] bytes (callers check; a longer one is cut to fit so the
+/// frame is always decodable).
+pub fn encode_message(out: &mut Vec<u8>, id: u64, ttl: u8, payload: &[u8]) {
+    let payload = &payload[..payload.len().min(MAX_PAYLOAD)];
+    let len = (MESSAGE_OVERHEAD - 4 + payload.len()) as u32;
+    out.reserve(MESSAGE_OVERHEAD + payload.len());
+    out.extend_from_slice(&len.to_be_bytes());
+    out.push(T_MESSAGE);
+    out.extend_from_slice(&id.to_be_bytes());
+    out.push(ttl);
+    out.extend_from_slice(payload);
+}
+
+/// Appends a peer list frame of at most [`MAX_PEER_ENTRIES`] entries (any
+/// beyond are left out) to `out`.
+pub fn encode_peers<'e>(out: &mut Vec<u8>, entries: impl IntoIterator<Item = &'e PeerEntry>) {
+    let at = begin(out, T_PEERS);
+    let count_at = out.len();
+    out.extend_from_slice(&[0, 0]);
+    let mut count: u16 = 0;
+    for e in entries.into_iter().take(MAX_PEER_ENTRIES) {
+        out.extend_from_slice(&e.node_id.to_be_bytes());
+        match e.addr.ip() {
+            IpAddr::V4(ip) => {
+                out.push(4);
+                out.extend_from_slice(&ip.octets());
+            }
+            IpAddr::V6(ip) => {
+                out.push(6);
+                out.extend_from_slice(&ip.octets());
+            }
+        }
+        out.extend_from_slice(&e.addr.port().to_be_bytes());
+        count += 1;
+    }
+    out[count_at..count_at + 2].copy_from_slice(&count.to_be_bytes());
+    finish(out, at);
+}
+
+impl Frame<'_> {
+    /// Appends this frame's bytes to `out`. For every frame [`decode`]
+    /// returns, encoding it gives back exactly the bytes it was decoded from.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            Frame::Hello(h) => {
+                let at = begin(out, T_HELLO);
+                out.extend_from_slice(&MAGIC);
+                out.push(h.version);
+                out.push(h.flags);
+                out.extend_from_slice(&h.node_id.to_be_bytes());
+                out.extend_from_slice(&h.listen_port.to_be_bytes());
+                finish(out, at);
+            }
+            Frame::Peers(entries) => encode_peers(out, entries),
+            Frame::Message { id, ttl, payload } => encode_message(out, *id, *ttl, payload),
+            Frame::Keepalive => {
+                let at = begin(out, T_KEEPALIVE);
+                finish(out, at);
+            }
+            Frame::Goodbye(r) => {
+                let at = begin(out, T_GOODBYE);
+                out.push(r.code());
+                finish(out, at);
+            }
+        }
+    }
+}
+
+/// A connection's read buffer.
+///
+/// Bytes go in as they arrive, split at any point; frames come out in order.
+/// Complete frames are decoded straight from the caller's slice, so only an
+/// unfinished frame is ever copied and held: the buffer never holds more than
+/// `4 + MAX_FRAME_LEN` bytes, and holds nothing (no allocation) between
+/// frames. After an error the reader is poisoned and returns it again.
+#[derive(Debug, Default)]
+pub struct FrameReader {
+    partial: Vec<u8>,
+    failed: Option<DecodeError>,
+}
+
+/// Most bytes a [`FrameReader`] ever buffers.
+pub const READER_CAP: usize = 4 + MAX_FRAME_LEN;
+
+impl FrameReader {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Bytes held of an unfinished frame.
+    pub fn buffered(&self) -> usize {
+        self.partial.len()
+    }
+
+    /// Allocated capacity, for memory accounting.
+    pub fn capacity(&self) -> usize {
+        self.partial.capacity()
+    }
+
+    /// Feeds `data`, calling `on_frame` for each frame it completes. Stops
+    /// early when `on_frame` returns `false` and returns `Ok(false)` then;
+    /// the remaining bytes are dropped, as the caller is closing the stream.
+    pub fn feed(
+        &mut self,
+        mut data: &[u8],
+        mut on_frame: impl FnMut(Frame<'_>) -> bool,
+    ) -> Result<bool, DecodeError> {
+        if let Some(e) = self.failed {
+            return Err(e);
+        }
+        if !self.partial.is_empty() {
+            // Top up the unfinished frame with just the bytes it lacks.
+            let want = match frame_len(&self.partial) {
+                Ok(Some(len)) => 4 + len,
+                Ok(None) => 4,
+                Err(e) => return Err(self.fail(e)),
+            };
+            let take = (want - self.partial.len()).min(data.len());
+            self.partial.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            if self.partial.len() < want {
+                return Ok(true);
+            }
+            if want == 4 {
+                // The length just became known; go round again for the body.
+                return self.feed(data, on_frame);
+            }
+            let buf = std::mem::take(&mut self.partial);
+            let go_on = match decode(&buf) {
+                Ok(Status::Complete((frame, _))) => on_frame(frame),
+                Ok(Status::Partial) => unreachable_partial(),
+                Err(e) => return Err(self.fail(e)),
+            };
+            if !go_on {
+                return Ok(false);
+            }
+        }
+        loop {
+            match decode(data) {
+                Ok(Status::Complete((frame, used))) => {
+                    if !on_frame(frame) {
+                        return Ok(false);
+                    }
+                    data = &data[used..];
+                }
+                Ok(Status::Partial) => {
+                    if !data.is_empty() {
+                        self.partial = data.to_vec();
+                    }
+                    return Ok(true);
+                }
+                Err(e) => return Err(self.fail(e)),
+            }
+        }
+    }
+
+    fn fail(&mut self, e: DecodeError) -> DecodeError {
+        self.failed = Some(e);
+        self.partial = Vec::new();
+        e
+    }
+}
+
+/// `decode` never answers `Partial` for a buffer holding `4 + len` bytes;
+/// kept as a function so the reader stays total without a panic path.
+fn unreachable_partial() -> bool {
+    debug_assert!(false, "decode returned Partial on a whole frame");
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enc(f: &Frame<'_>) -> Vec<u8> {
+        let mut v = Vec::new();
+        f.encode(&mut v);
+        v
+    }
+
+    fn samples() -> Vec<Frame<'static>> {
+        vec![
+            Frame::Hello(Hello {
+                version: VERSION,
+                flags: 0,
+                node_id: 0xdead_beef_0123_4567,
+                listen_port: 8080,
+            }),
+            Frame::Peers(vec![]),
+            Frame::Peers(vec![
+                PeerEntry {
+                    node_id: 7,
+                    addr: "127.0.0.1:8081".parse().unwrap(),
+                },
+                PeerEntry {
+                    node_id: u64::MAX,
+                    addr: "[::1]:9".parse().unwrap(),
+                },
+            ]),
+            Frame::Message {
+                id: 42,
+                ttl: 0,
+                payload: b"hello world",
+            },
+            Frame::Message {
+                id: 1,
+                ttl: 3,
+                payload: b"",
+            },
+            Frame::Keepalive,
+            Frame::Goodbye(GoodbyeReason::Shutdown),
+            Frame::Goodbye(GoodbyeReason::Duplicate),
+            Frame::Goodbye(GoodbyeReason::Other(77)),
+        ]
+    }
+
+    #[test]
+    fn every_frame_round_trips_and_every_prefix_is_partial() {
+        for f in samples() {
+            let bytes = enc(&f);
+            assert_eq!(
+                decode(&bytes),
+                Ok(Status::Complete((f.clone(), bytes.len())))
+            );
+            for cut in 0..bytes.len() {
+                assert_eq!(decode(&bytes[..cut]), Ok(Status::Partial), "{f:?} cut {cut}");
+            }
+        }
+    }
+
+    #[test]
+    fn message_overhead_is_fourteen_bytes() {
+        let mut v = Vec::new();
+        encode_message(&mut v, 1, 0, &[b'x'; 64]);
+        assert_eq!(v.len(), 64 + MESSAGE_OVERHEAD);
+        assert_eq!(MESSAGE_OVERHEAD, 14);
+    }
+
+    #[test]
+    fn largest_payload_fits_and_longer_is_cut() {
+        let big = vec![7u8; MAX_PAYLOAD + 10];
+        let mut v = Vec::new();
+        encode_message(&mut v, 1, 0, &big);
+        match decode(&v) {
+            Ok(Status::Complete((Frame::Message { payload, .. }, n))) => {
+                assert_eq!(payload.len(), MAX_PAYLOAD);
+                assert_eq!(n, v.len());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn rejections() {
+        let cases: Vec<(Vec<u8>, DecodeError)> = vec![
+            (vec![0, 0, 0, 0], DecodeError::EmptyFrame),
+            (vec![0xff, 0xff, 0xff, 0xff], DecodeError::TooLarge(u32::MAX)),
+            (
+                ((MAX_FRAME_LEN + 1) as u32).to_be_bytes().to_vec(),
+                DecodeError::TooLarge(MAX_FRAME_LEN as u32 + 1),
+            ),
+            (vec![0, 0, 0, 1, 99], DecodeError::UnknownType(99)),
+            (
+                vec![0, 0, 0, 2, T_KEEPALIVE, 0],
+                DecodeError::BadLength {
+                    frame_type: T_KEEPALIVE,
+                    len: 2,
+                },
+            ),
+            (
+                vec![0, 0, 0, 1, T_GOODBYE],
+                DecodeError::BadLength {
+                    frame_type: T_GOODBYE,
+                    len: 1,
+                },
+            ),
+            (
+                [&[0, 0, 0, 17, T_HELLO][..], b"JUNK", &[1; 12]].concat(),
+                DecodeError::BadMagic,
+            ),
+            (
+                [&[0, 0, 0, 17, T_HELLO][..], b"RUMR", &[0; 12]].concat(),
+                DecodeError::BadVersion(0),
+            ),
+            (
+                vec![0, 0, 0, 5, T_MESSAGE, 1, 2, 3, 4],
+                DecodeError::BadLength {
+                    frame_type: T_MESSAGE,
+                    len: 5,
+                },
+            ),
+            // A peer list claiming 1000 entries in 3 bytes: refused before
+            // any allocation is sized by the claim.
+            (
+                vec![0, 0, 0, 3, T_PEERS, 0x03, 0xe8],
+                DecodeError::BadLength {
+                    frame_type: T_PEERS,
+                    len: 3,
+                },
+            ),
+            (
+                vec![0, 0, 0, 3, T_PEERS, 0xff, 0xff],
+                DecodeError::TooManyPeers(0xffff),
+            ),
+            (
+                [&[0, 0, 0, 18, T_PEERS, 0, 1][..], &[0; 8], &[5], &[0; 6]].concat(),
+                DecodeError::BadFamily(5),
+            ),
+        ];
+        for (bytes, want) in cases {
+            assert_eq!(decode(&bytes), Err(want), "{bytes:?}");
+            // And the reader reports the same, whole or byte by byte.
+            assert_eq!(FrameReader::new().feed(&bytes, |_| true), Err(want));
+            let mut r = FrameReader::new();
+            let got = bytes.iter().find_map(|b| r.feed(&[*b], |_| true).err());
+            assert_eq!(got, Some(want));
+        }
+    }
+
+    #[test]
+    fn reader_yields_the_same_frames_however_the_stream_is_split() {
+        let stream: Vec<u8> = samples().iter().flat_map(enc).collect();
+        let whole = {
+            let mut out = Vec::new();
+            FrameReader::new()
+                .feed(&stream, |f| {
+                    out.push(enc(&f));
+                    true
+                })
+                .unwrap();
+            out
+        };
+        assert_eq!(whole.len(), samples().len());
+        for step in 1..=17 {
+            let mut r = FrameReader::new();
+            let mut out = Vec::new();
+            for chunk in stream.chunks(step) {
+                r.feed(chunk, |f| {
+                    out.push(enc(&f));
+                    true
+                })
+                .unwrap();
+                assert!(r.buffered() <= READER_CAP);
+            }
+            assert_eq!(out, whole, "step {step}");
+            assert_eq!(r.buffered(), 0);
+        }
+    }
+
+    #[test]
+    fn reader_stops_when_asked() {
+        let stream: Vec<u8> = samples().iter().flat_map(enc).collect();
+        let mut n = 0;
+        let r = FrameReader::new().feed(&stream, |_| {
+            n += 1;
+            n < 2
+        });
+        assert_eq!(r, Ok(false));
+        assert_eq!(n, 2);
+    }
+}
