@@ -5,5 +5,7 @@
 //! the mio event loop that drives it, and [`sim`] an in-memory network that
 //! drives many cores on a virtual clock for tests.
 
+pub mod node;
+pub mod sim;
 pub mod wheel;
 pub mod wire;

@@ -1,0 +1,310 @@
+//! An in-memory network that drives many [`Node`]s on a virtual clock.
+//!
+//! No sockets and no real time: connections are pairs of [`ConnId`]s, bytes
+//! travel with a fixed latency, and the clock jumps straight to the next
+//! event or timer. Given the same seed, a run is the same every time. Tests
+//! use it to check joins, meshes, delivery and failures deterministically.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use crate::node::{Closed, Config, ConnId, Node, Output};
+use crate::wire::FrameReader;
+
+/// One simulated node and what it printed.
+#[derive(Debug)]
+pub struct SimNode {
+    pub node: Node,
+    pub addr: SocketAddr,
+    /// False once killed: it neither sends nor receives, and its peers are
+    /// not told (like a frozen process or a pulled cable).
+    pub up: bool,
+    /// stdout lines, without the timestamp.
+    pub log: Vec<String>,
+    /// stderr lines.
+    pub diag: Vec<String>,
+    readers: HashMap<ConnId, FrameReader>,
+}
+
+#[derive(Debug)]
+enum Event {
+    Connect { from: usize, conn: ConnId, addr: SocketAddr },
+    Deliver { to: usize, conn: ConnId, bytes: Vec<u8> },
+    Eof { to: usize, conn: ConnId },
+}
+
+/// The simulated network.
+#[derive(Debug)]
+pub struct Sim {
+    pub now: Instant,
+    pub nodes: Vec<SimNode>,
+    pub latency: Duration,
+    links: HashMap<(usize, ConnId), (usize, ConnId)>,
+    events: BinaryHeap<Reverse<(Instant, u64, usize)>>,
+    pending: HashMap<usize, Event>,
+    seq: u64,
+    rng: fastrand::Rng,
+}
+
+impl Sim {
+    pub fn new(seed: u64) -> Self {
+        Sim {
+            now: Instant::now(),
+            nodes: Vec::new(),
+            latency: Duration::from_micros(200),
+            links: HashMap::new(),
+            events: BinaryHeap::new(),
+            pending: HashMap::new(),
+            seq: 0,
+            rng: fastrand::Rng::with_seed(seed),
+        }
+    }
+
+    /// The address node `i` listens on.
+    pub fn addr_of(i: usize) -> SocketAddr {
+        SocketAddr::from((Ipv4Addr::LOCALHOST, 9000 + i as u16))
+    }
+
+    /// Adds and starts a node; `tune` may change its config first.
+    pub fn add(&mut self, bootstrap: &[usize], tune: impl FnOnce(&mut Config)) -> usize {
+        let i = self.nodes.len();
+        let addr = Self::addr_of(i);
+        self.add_at(addr, bootstrap.iter().map(|&b| Self::addr_of(b)).collect(), tune)
+    }
+
+    /// Adds and starts a node listening on `addr` (which may be a dead
+    /// node's, to model a restart).
+    pub fn add_at(
+        &mut self,
+        addr: SocketAddr,
+        bootstrap: Vec<SocketAddr>,
+        tune: impl FnOnce(&mut Config),
+    ) -> usize {
+        let mut cfg = Config::new(addr);
+        cfg.bootstrap = bootstrap;
+        tune(&mut cfg);
+        let node = Node::new(cfg, self.rng.u64(..), self.now);
+        self.nodes.push(SimNode {
+            node,
+            addr,
+            up: true,
+            log: Vec::new(),
+            diag: Vec::new(),
+            readers: HashMap::new(),
+        });
+        let i = self.nodes.len() - 1;
+        self.nodes[i].node.handle_start(self.now);
+        self.flush(i);
+        i
+    }
+
+    /// Kills node `i` silently: its peers are not told.
+    pub fn kill(&mut self, i: usize) {
+        self.nodes[i].up = false;
+    }
+
+    /// Types a line on node `i`'s stdin.
+    pub fn type_line(&mut self, i: usize, line: &str) {
+        let now = self.now;
+        let n = &mut self.nodes[i];
+        n.node.handle_stdin(format!("{line}\n").as_bytes(), now);
+        self.flush(i);
+    }
+
+    /// Shuts node `i` down cleanly (as on Ctrl-C).
+    pub fn shutdown(&mut self, i: usize) {
+        let now = self.now;
+        self.nodes[i].node.handle_shutdown(now);
+        self.flush(i);
+        self.nodes[i].up = false;
+    }
+
+    fn push(&mut self, at: Instant, ev: Event) {
+        self.seq += 1;
+        self.pending.insert(self.seq as usize, ev);
+        self.events.push(Reverse((at, self.seq, self.seq as usize)));
+    }
+
+    /// Carries out everything node `i` asked for.
+    fn flush(&mut self, i: usize) {
+        let at = self.now + self.latency;
+        let mut todo = Vec::new();
+        let SimNode { node, log, diag, .. } = &mut self.nodes[i];
+        while let Some(out) = node.poll_output() {
+            match out {
+                Output::Send { conn, bytes } => todo.push((conn, Some(bytes.to_vec()), None)),
+                Output::Dial { conn, addr } => todo.push((conn, None, Some(addr))),
+                Output::Close { conn } => todo.push((conn, None, None)),
+                Output::Log(l) => {
+                    let line = l.trim_end_matches('\n');
+                    let line = line.split_once(" - ").map_or(line, |(_, rest)| rest);
+                    log.push(line.to_string());
+                }
+                Output::Diag(l) => diag.push(l.trim_end().to_string()),
+            }
+        }
+        for (conn, bytes, addr) in todo {
+            match (bytes, addr) {
+                (Some(bytes), _) => {
+                    let n = bytes.len();
+                    if let Some(&(to, their)) = self.links.get(&(i, conn)) {
+                        self.push(at, Event::Deliver { to, conn: their, bytes });
+                    }
+                    self.nodes[i].node.handle_written(conn, n);
+                }
+                (None, Some(addr)) => self.push(at, Event::Connect { from: i, conn, addr }),
+                (None, None) => {
+                    self.nodes[i].readers.remove(&conn);
+                    if let Some((to, their)) = self.links.remove(&(i, conn)) {
+                        self.links.remove(&(to, their));
+                        self.push(at, Event::Eof { to, conn: their });
+                    }
+                }
+            }
+        }
+    }
+
+    fn next_time(&self) -> Option<Instant> {
+        let ev = self.events.peek().map(|Reverse((t, _, _))| *t);
+        let timers = self
+            .nodes
+            .iter()
+            .filter(|n| n.up)
+            .filter_map(|n| n.node.poll_timeout())
+            .min();
+        match (ev, timers) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Runs one event or one round of due timers. False if nothing is left.
+    pub fn step(&mut self) -> bool {
+        let Some(t) = self.next_time() else {
+            return false;
+        };
+        self.now = self.now.max(t);
+        let now = self.now;
+        if let Some(&Reverse((et, _, key))) = self.events.peek() {
+            if et <= now {
+                self.events.pop();
+                if let Some(ev) = self.pending.remove(&key) {
+                    self.apply(ev);
+                }
+                return true;
+            }
+        }
+        for i in 0..self.nodes.len() {
+            if self.nodes[i].up && self.nodes[i].node.poll_timeout().is_some_and(|d| d <= now) {
+                self.nodes[i].node.handle_timeout(now);
+                self.flush(i);
+            }
+        }
+        true
+    }
+
+    fn apply(&mut self, ev: Event) {
+        let now = self.now;
+        match ev {
+            Event::Connect { from, conn, addr } => {
+                if !self.nodes[from].up {
+                    return;
+                }
+                let target = self.nodes.iter().rposition(|n| n.up && n.addr == addr);
+                let accepted = target.and_then(|t| {
+                    let remote = self.nodes[from].addr;
+                    let their = self.nodes[t].node.handle_accepted(remote, now)?;
+                    Some((t, their))
+                });
+                match accepted {
+                    Some((t, their)) => {
+                        self.links.insert((from, conn), (t, their));
+                        self.links.insert((t, their), (from, conn));
+                        self.nodes[from].node.handle_connected(conn, now);
+                        self.flush(t);
+                    }
+                    None => {
+                        let e = io::Error::from(io::ErrorKind::ConnectionRefused);
+                        self.nodes[from].node.handle_closed(conn, Closed::Io(&e), now);
+                        if let Some(t) = target {
+                            self.flush(t);
+                        }
+                    }
+                }
+                self.flush(from);
+            }
+            Event::Deliver { to, conn, bytes } => {
+                if !self.nodes[to].up {
+                    return;
+                }
+                let SimNode { node, readers, .. } = &mut self.nodes[to];
+                let reader = readers.entry(conn).or_default();
+                let r = reader.feed(&bytes, |f| node.handle_frame(conn, f, now));
+                if let Err(e) = r {
+                    node.handle_closed(conn, Closed::Protocol(e), now);
+                    self.drop_link(to, conn);
+                }
+                self.flush(to);
+            }
+            Event::Eof { to, conn } => {
+                if !self.nodes[to].up {
+                    return;
+                }
+                self.nodes[to].node.handle_closed(conn, Closed::Eof, now);
+                self.drop_link(to, conn);
+                self.flush(to);
+            }
+        }
+    }
+
+    fn drop_link(&mut self, i: usize, conn: ConnId) {
+        self.nodes[i].readers.remove(&conn);
+        if let Some((to, their)) = self.links.remove(&(i, conn)) {
+            self.links.remove(&(to, their));
+            let at = self.now + self.latency;
+            self.push(at, Event::Eof { to, conn: their });
+        }
+    }
+
+    /// Runs until `until` on the virtual clock.
+    pub fn run_for(&mut self, d: Duration) {
+        let end = self.now + d;
+        while self.next_time().is_some_and(|t| t <= end) {
+            self.step();
+        }
+        self.now = self.now.max(end);
+    }
+
+    /// Runs until `done` holds, for at most `limit` of virtual time. Returns
+    /// whether it held.
+    pub fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&Sim) -> bool) -> bool {
+        let end = self.now + limit;
+        loop {
+            if done(self) {
+                return true;
+            }
+            match self.next_time() {
+                Some(t) if t <= end => {
+                    self.step();
+                }
+                _ => {
+                    self.now = self.now.max(end);
+                    return done(self);
+                }
+            }
+        }
+    }
+
+    /// Whether every live node is connected to every other live node.
+    pub fn full_mesh(&self) -> bool {
+        let live: Vec<SocketAddr> = self.nodes.iter().filter(|n| n.up).map(|n| n.addr).collect();
+        self.nodes.iter().filter(|n| n.up).all(|n| {
+            let mut want: Vec<SocketAddr> = live.iter().copied().filter(|&a| a != n.addr).collect();
+            want.sort();
+            n.node.peer_addrs() == want
+        })
+    }
+}

@@ -1,0 +1,229 @@
+//! The sans-IO core driven in memory: many nodes, a virtual clock, a seeded
+//! RNG. Every run is identical, so these assert exact outcomes.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use rumor::sim::Sim;
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+fn period(p: Option<u64>) -> impl FnOnce(&mut rumor::node::Config) {
+    move |c| c.period = p.map(Duration::from_millis)
+}
+
+/// Every (sender, receiver, text) a `Sending` line promises, as a multiset,
+/// must equal every (sender, receiver, text) a `Received` line shows.
+fn check_exactly_once(sim: &Sim) -> usize {
+    let mut promised: HashMap<(String, String, String), i64> = HashMap::new();
+    for n in &sim.nodes {
+        let me = format!("\"{}\"", n.addr);
+        for line in &n.log {
+            if let Some(rest) = line.strip_prefix("Sending message [") {
+                let (text, to) = rest.rsplit_once("] to [").unwrap();
+                let to = to.strip_suffix(']').unwrap();
+                for peer in to.split(", ").filter(|p| !p.is_empty()) {
+                    *promised
+                        .entry((me.clone(), peer.to_string(), text.to_string()))
+                        .or_default() += 1;
+                }
+            }
+            if let Some(rest) = line.strip_prefix("Received message [") {
+                let (text, from) = rest.rsplit_once("] from ").unwrap();
+                *promised
+                    .entry((from.to_string(), me.clone(), text.to_string()))
+                    .or_default() -= 1;
+            }
+        }
+    }
+    let wrong: Vec<_> = promised.iter().filter(|(_, n)| **n != 0).collect();
+    assert!(wrong.is_empty(), "sent and received differ: {wrong:?}");
+    promised.len()
+}
+
+#[test]
+fn third_node_joins_through_the_first_and_the_mesh_is_full_at_once() {
+    let mut sim = Sim::new(1);
+    sim.add(&[], period(Some(5000)));
+    sim.add(&[0], period(Some(6000)));
+    assert!(sim.run_until(Duration::from_millis(50), |s| s.full_mesh()));
+    sim.add(&[0], period(Some(7000)));
+    let start = sim.now;
+    assert!(sim.run_until(Duration::from_millis(50), |s| s.full_mesh()));
+    // Join, welcome list, dial and handshake: a few network latencies.
+    assert!(sim.now - start < Duration::from_millis(5), "{:?}", sim.now - start);
+    assert_eq!(
+        sim.nodes[2].log[..2],
+        [
+            "My address is \"127.0.0.1:9002\"",
+            "Connected to the peers at [\"127.0.0.1:9000\", \"127.0.0.1:9001\"]"
+        ]
+    );
+    assert_eq!(sim.nodes[1].log[1], "Connected to the peers at [\"127.0.0.1:9000\"]");
+    assert!(sim.nodes[0].log.contains(&"Connected to the peer at \"127.0.0.1:9002\"".into()));
+    sim.run_for(secs(30));
+    let pairs = check_exactly_once(&sim);
+    assert!(pairs >= 6 * 4, "only {pairs} deliveries");
+    for n in &sim.nodes {
+        assert_eq!(n.node.conn_count(), 2, "exactly one connection per pair");
+    }
+}
+
+#[test]
+fn twenty_nodes_joining_one_hub_form_a_full_mesh() {
+    let mut sim = Sim::new(2);
+    sim.add(&[], period(Some(1000)));
+    for _ in 1..20 {
+        sim.add(&[0], period(Some(1000)));
+    }
+    assert!(sim.run_until(Duration::from_millis(100), |s| s.full_mesh()));
+    sim.run_for(secs(5));
+    assert!(sim.full_mesh());
+    for n in &sim.nodes {
+        assert_eq!(n.node.conn_count(), 19, "{}", n.addr);
+    }
+    check_exactly_once(&sim);
+}
+
+#[test]
+fn joining_through_any_member_reaches_everyone() {
+    let mut sim = Sim::new(3);
+    sim.add(&[], period(None));
+    sim.add(&[0], period(None));
+    sim.add(&[1], period(None));
+    sim.add(&[2], period(None));
+    assert!(sim.run_until(Duration::from_millis(50), |s| s.full_mesh()));
+}
+
+#[test]
+fn nodes_dialing_each_other_at_once_keep_exactly_one_connection() {
+    let mut sim = Sim::new(4);
+    let a = Sim::addr_of(0);
+    let b = Sim::addr_of(1);
+    sim.add_at(a, vec![b], period(Some(700)));
+    sim.add_at(b, vec![a], period(Some(900)));
+    sim.add(&[0], period(Some(800)));
+    assert!(sim.run_until(secs(5), |s| s.full_mesh()));
+    sim.run_for(secs(20));
+    for n in &sim.nodes {
+        assert_eq!(n.node.conn_count(), 2, "{}: {:?}", n.addr, n.log);
+    }
+    check_exactly_once(&sim);
+}
+
+#[test]
+fn stdin_lines_reach_every_peer_once() {
+    let mut sim = Sim::new(5);
+    sim.add(&[], period(None));
+    sim.add(&[0], period(None));
+    sim.add(&[0], period(None));
+    assert!(sim.run_until(secs(1), |s| s.full_mesh()));
+    sim.type_line(1, "hello from one");
+    sim.type_line(2, "tab\there \u{1b}[31m");
+    sim.run_for(secs(1));
+    assert!(sim.nodes[0].log.contains(&"Received message [hello from one] from \"127.0.0.1:9001\"".into()));
+    assert!(sim.nodes[2].log.contains(&"Received message [hello from one] from \"127.0.0.1:9001\"".into()));
+    // Control characters are escaped, never printed raw.
+    let escaped = "Received message [tab\\there \\u{1b}[31m] from \"127.0.0.1:9002\"";
+    assert!(sim.nodes[0].log.contains(&escaped.into()), "{:?}", sim.nodes[0].log);
+    assert_eq!(check_exactly_once(&sim), 4);
+}
+
+#[test]
+fn a_peer_dying_silently_is_dropped_by_keepalive_and_the_rest_carry_on() {
+    let mut sim = Sim::new(6);
+    for i in 0..3 {
+        let boot: &[usize] = if i == 0 { &[] } else { &[0] };
+        sim.add(boot, period(Some(1000)));
+    }
+    assert!(sim.run_until(secs(1), |s| s.full_mesh()));
+    sim.kill(0);
+    let killed_at = sim.now;
+    let gone = "Disconnected from the peer at \"127.0.0.1:9000\" (silent too long)";
+    assert!(sim.run_until(secs(10), |s| {
+        s.nodes[1..].iter().all(|n| n.log.iter().any(|l| l == gone))
+    }));
+    let took = sim.now - killed_at;
+    assert!(took <= secs(4), "detected after {took:?}");
+    // The two survivors keep exchanging.
+    let before = sim.nodes[1].node.stats().messages_received;
+    sim.run_for(secs(5));
+    assert!(sim.nodes[1].node.stats().messages_received >= before + 4);
+    assert_eq!(sim.nodes[1].node.peer_addrs(), vec![Sim::addr_of(2)]);
+}
+
+#[test]
+fn a_killed_bootstrap_node_restarted_is_heard_again() {
+    let mut sim = Sim::new(7);
+    for i in 0..3 {
+        let boot: &[usize] = if i == 0 { &[] } else { &[0] };
+        sim.add(boot, period(Some(1000)));
+    }
+    assert!(sim.run_until(secs(1), |s| s.full_mesh()));
+    sim.kill(0);
+    sim.run_for(secs(5));
+    sim.add_at(Sim::addr_of(0), vec![], period(Some(1000)));
+    assert!(sim.run_until(secs(15), |s| s.full_mesh()), "{:?}", sim.nodes[1].log);
+    sim.run_for(secs(5));
+    let heard = "from \"127.0.0.1:9000\"";
+    let n = sim.nodes[1].log.iter().rev().take_while(|l| !l.starts_with("Connected")).filter(|l| l.ends_with(heard)).count();
+    assert!(n >= 4, "{:?}", sim.nodes[1].log);
+}
+
+#[test]
+fn an_unreachable_bootstrap_is_retried_with_backoff_until_it_appears() {
+    let mut sim = Sim::new(8);
+    sim.add_at(Sim::addr_of(1), vec![Sim::addr_of(0)], period(None));
+    sim.run_for(secs(20));
+    let tries = sim.nodes[0].diag.iter().filter(|l| l.contains("cannot reach 127.0.0.1:9000")).count();
+    // 250ms doubling up to 10s, jittered: between 4 and 8 tries in 20s.
+    assert!((4..=8).contains(&tries), "{tries}: {:?}", sim.nodes[0].diag);
+    sim.add_at(Sim::addr_of(0), vec![], period(None));
+    assert!(sim.run_until(secs(11), |s| s.full_mesh()));
+    sim.run_for(Duration::from_millis(5));
+    assert!(sim.nodes[0].log.contains(&"Connected to the peers at [\"127.0.0.1:9000\"]".into()));
+}
+
+#[test]
+fn shutdown_says_goodbye_and_is_not_redialed() {
+    let mut sim = Sim::new(9);
+    for i in 0..3 {
+        let boot: &[usize] = if i == 0 { &[] } else { &[0] };
+        sim.add(boot, period(None));
+    }
+    assert!(sim.run_until(secs(1), |s| s.full_mesh()));
+    sim.shutdown(2);
+    sim.run_for(Duration::from_millis(1));
+    for n in &sim.nodes[..2] {
+        assert_eq!(
+            n.log.last().unwrap(),
+            "Disconnected from the peer at \"127.0.0.1:9002\" (it left)"
+        );
+    }
+    sim.run_for(secs(30));
+    for n in &sim.nodes[..2] {
+        assert!(n.diag.iter().all(|l| !l.contains("9002")), "{:?}", n.diag);
+        assert_eq!(n.node.known_count(), 1);
+    }
+}
+
+#[test]
+fn an_overlong_stdin_line_is_refused_and_the_next_one_still_goes() {
+    let mut sim = Sim::new(10);
+    sim.add(&[], period(None));
+    sim.add(&[0], |c| {
+        c.period = None;
+        c.max_line = 10;
+    });
+    assert!(sim.run_until(secs(1), |s| s.full_mesh()));
+    sim.type_line(1, "this line is far too long");
+    sim.type_line(1, "short");
+    sim.run_for(secs(1));
+    assert_eq!(
+        sim.nodes[1].diag,
+        ["rumor: stdin line of 25 bytes is over the 10-byte limit; not sent"]
+    );
+    assert!(sim.nodes[0].log.contains(&"Received message [short] from \"127.0.0.1:9001\"".into()));
+}
