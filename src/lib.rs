@@ -5,7 +5,9 @@
 //! the mio event loop that drives it, and [`sim`] an in-memory network that
 //! drives many cores on a virtual clock for tests.
 
+pub mod cli;
 pub mod node;
+pub mod shell;
 pub mod sim;
 pub mod wheel;
 pub mod wire;

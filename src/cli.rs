@@ -1,0 +1,150 @@
+//! The command line. Usage errors exit 2 (clap's own), with one line naming
+//! the flag and the problem.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+use clap::Parser;
+
+/// A peer-to-peer gossip node: joins a network through one known peer,
+/// connects to every other peer, sends each a random message every period
+/// and broadcasts every line typed on stdin.
+#[derive(Debug, Parser)]
+#[command(name = "rumor", version, after_help = EXAMPLES)]
+pub struct Args {
+    /// Port to listen on; 0 picks a free one (the printed address shows it).
+    /// Example: --port 8080
+    #[arg(long, default_value_t = 1248, value_name = "PORT")]
+    pub port: u16,
+
+    /// Address to listen on; IPv6 works too. Example: --bind ::1
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST), value_name = "IP")]
+    pub bind: IpAddr,
+
+    /// How often to send a random message to every peer: a duration such as
+    /// 5s, 1m30s or 250ms, a bare number of seconds, or "off" for none.
+    /// Example: --period 5
+    #[arg(long, default_value = "5s", value_parser = parse_period, value_name = "DURATION")]
+    pub period: Period,
+
+    /// A peer to join through (repeatable); host names resolve.
+    /// Example: --connect 127.0.0.1:8080
+    #[arg(long = "connect", visible_alias = "bootstrap", value_name = "HOST:PORT", value_parser = parse_peer)]
+    pub connect: Vec<Peer>,
+}
+
+const EXAMPLES: &str = "\
+Examples:
+  rumor --period 5 --port 8080
+  rumor --period 6 --port 8081 --connect 127.0.0.1:8080
+  rumor --period off --port 0 --connect localhost:8080
+
+Each line typed on stdin is sent to every peer. Ctrl-C says goodbye and exits.";
+
+/// The send period: `None` is `--period off`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Period(pub Option<Duration>);
+
+/// Longest period accepted: a year.
+const MAX_PERIOD: Duration = Duration::from_secs(365 * 24 * 3600);
+
+pub fn parse_period(s: &str) -> Result<Period, String> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("off") {
+        return Ok(Period(None));
+    }
+    let d = if let Ok(secs) = s.parse::<f64>() {
+        if !secs.is_finite() || secs < 0.0 {
+            return Err(format!("'{s}' is not a duration (try 5s, 250ms or off)"));
+        }
+        Duration::try_from_secs_f64(secs).map_err(|_| format!("'{s}' is too long"))?
+    } else {
+        humantime::parse_duration(s)
+            .map_err(|e| format!("'{s}' is not a duration (try 5s, 250ms or off): {e}"))?
+    };
+    if d < Duration::from_millis(1) {
+        return Err("the period must be at least 1ms (use \"off\" for no random messages)".into());
+    }
+    if d > MAX_PERIOD {
+        return Err("the period must be at most 365 days".into());
+    }
+    Ok(Period(Some(d)))
+}
+
+/// A peer to join through, as typed and as resolved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Peer {
+    pub text: String,
+    pub addrs: Vec<SocketAddr>,
+}
+
+impl Peer {
+    /// The address to dial: the first of the listening address's family,
+    /// else the first.
+    pub fn pick(&self, family_of: IpAddr) -> Option<SocketAddr> {
+        self.addrs
+            .iter()
+            .find(|a| a.is_ipv4() == family_of.is_ipv4())
+            .or(self.addrs.first())
+            .copied()
+    }
+}
+
+pub fn parse_peer(s: &str) -> Result<Peer, String> {
+    let s = s.trim();
+    let Some((host, port)) = s.rsplit_once(':') else {
+        return Err(format!("'{s}' has no port (expected HOST:PORT)"));
+    };
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("'{port}' is not a port number (0 to 65535)"))?;
+    if port == 0 {
+        return Err(format!("'{s}': port 0 cannot be dialed"));
+    }
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return Err(format!("'{s}' has no host (expected HOST:PORT)"));
+    }
+    let addrs: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve '{host}': {e}"))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(format!("'{host}' resolves to no address"));
+    }
+    Ok(Peer {
+        text: s.to_string(),
+        addrs,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods() {
+        let ok = |s: &str| parse_period(s).unwrap().0;
+        assert_eq!(ok("5"), Some(Duration::from_secs(5)));
+        assert_eq!(ok("0.25"), Some(Duration::from_millis(250)));
+        assert_eq!(ok("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(ok("1m30s"), Some(Duration::from_secs(90)));
+        assert_eq!(ok("off"), None);
+        for bad in ["0", "0s", "-1", "nonsense", "", "5 parsecs", "NaN", "inf", "1000y"] {
+            assert!(parse_period(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn peers() {
+        let p = parse_peer("127.0.0.1:8080").unwrap();
+        assert_eq!(p.addrs, vec!["127.0.0.1:8080".parse().unwrap()]);
+        let p = parse_peer("[::1]:9").unwrap();
+        assert_eq!(p.addrs, vec!["[::1]:9".parse().unwrap()]);
+        let p = parse_peer("localhost:8080").unwrap();
+        assert_eq!(p.pick("127.0.0.1".parse().unwrap()), Some("127.0.0.1:8080".parse().unwrap()));
+        for bad in ["127.0.0.1", "127.0.0.1:", "127.0.0.1:99999", ":80", "127.0.0.1:0"] {
+            assert!(parse_peer(bad).is_err(), "{bad}");
+        }
+    }
+}

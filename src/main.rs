@@ -1,0 +1,28 @@
+//! The `rumor` binary: parse the command line, run the shell.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::Parser;
+use rumor::cli::Args;
+use rumor::node::Config;
+use rumor::shell;
+
+fn main() -> ExitCode {
+    // Usage errors: clap prints one line and exits 2.
+    let args = Args::parse();
+    let mut cfg = Config::new(SocketAddr::new(args.bind, args.port));
+    cfg.period = args.period.0;
+    cfg.bootstrap = args
+        .connect
+        .iter()
+        .filter_map(|p| p.pick(args.bind))
+        .collect();
+    match shell::run(cfg, fastrand::u64(..)) {
+        Ok(shell::Exit::Clean) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rumor: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,681 @@
+//! The mio shell: one thread, one poll loop, every socket.
+//!
+//! It owns the listener, each connection's socket and write buffer, stdin
+//! and the signal pipe, and feeds what happens to the [`Node`] core, then
+//! carries out what the core asks. All protocol decisions are the core's.
+//!
+//! Rules it keeps (see ARCHITECTURE.md):
+//! - readiness is edge-triggered: accept, read and write until `WouldBlock`,
+//!   or, when a per-turn budget runs out first, remember the source as
+//!   still ready and poll with a zero timeout next turn;
+//! - bytes queued during a turn are written at the end of that turn, one
+//!   write per connection per turn, not one per message;
+//! - an error on one connection closes that connection only;
+//! - a token carries the connection's generation, so events left in a batch
+//!   for a closed connection never reach the one that reused its slot;
+//! - accept failing for lack of descriptors pauses accepting briefly
+//!   instead of spinning.
+
+use std::fs::File;
+use std::io::{self, ErrorKind, Read, Write};
+use std::mem::ManuallyDrop;
+use std::net::SocketAddr;
+use std::os::fd::FromRawFd;
+use std::time::{Duration, Instant};
+
+use mio::net::{TcpListener, TcpStream};
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+use signal_hook_mio::v1_0::Signals;
+
+use crate::node::{Closed, Config, ConnId, Node, Output};
+use crate::wire::FrameReader;
+
+const LISTENER: Token = Token(usize::MAX);
+const STDIN: Token = Token(usize::MAX - 1);
+const SIGNALS: Token = Token(usize::MAX - 2);
+
+/// Bytes read from one source in one turn before others get a go.
+const READ_BUDGET: usize = 256 * 1024;
+/// Connections accepted in one turn before others get a go.
+const ACCEPT_BUDGET: usize = 64;
+/// How long accepting pauses when the process is out of descriptors.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+/// How long a closed connection may take to flush its last bytes.
+const LINGER: Duration = Duration::from_secs(2);
+/// Descriptors kept free for stdin, stdout, stderr, epoll, signals, dials.
+const FD_RESERVE: usize = 16;
+
+fn token(id: ConnId) -> Token {
+    Token(((id.generation as usize) << 32) | id.index as usize)
+}
+
+struct IoConn {
+    id: ConnId,
+    stream: TcpStream,
+    reader: FrameReader,
+    out: Vec<u8>,
+    /// Outbound and not yet connected.
+    connecting: bool,
+    /// Readable edge seen and not yet read to `WouldBlock`.
+    readable: bool,
+    /// Listed in `dirty`.
+    dirty: bool,
+}
+
+/// A closed connection still flushing its last bytes (a goodbye).
+struct Lingering {
+    stream: TcpStream,
+    out: Vec<u8>,
+    until: Instant,
+}
+
+enum Stdin {
+    /// A pipe or terminal, registered with the poll.
+    Polled { ready: bool },
+    /// A regular file or /dev/null: always ready until its end.
+    File,
+    Closed,
+}
+
+/// Why the loop stopped.
+pub enum Exit {
+    /// Signal or closed stdout: goodbyes sent.
+    Clean,
+}
+
+pub struct Shell {
+    poll: Poll,
+    listener: TcpListener,
+    listener_ready: bool,
+    accept_paused_until: Option<Instant>,
+    node: Node,
+    conns: Vec<Option<IoConn>>,
+    dirty: Vec<usize>,
+    lingering: Vec<Lingering>,
+    scratch: Box<[u8]>,
+    stdout: Vec<u8>,
+    stdin: Stdin,
+    stdin_flags: Option<i32>,
+    signals: Signals,
+    shutting_down: bool,
+    failed_dials: Vec<(ConnId, io::Error)>,
+}
+
+/// Binds, prints the address and runs until a signal. Errors are the ones
+/// that stop the node before it runs (the port is taken, say).
+pub fn run(mut cfg: Config, seed: u64) -> io::Result<Exit> {
+    let std_listener = std::net::TcpListener::bind(cfg.listen).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot listen on {}: {}", cfg.listen, describe(&e)),
+        )
+    })?;
+    std_listener.set_nonblocking(true)?;
+    cfg.listen = std_listener.local_addr()?;
+    // Never plan for more connections than there are descriptors.
+    let fds = fd_limit().saturating_sub(FD_RESERVE).max(8);
+    if cfg.max_peers + cfg.max_pending > fds {
+        cfg.max_pending = cfg.max_pending.min(fds / 4).max(2);
+        cfg.max_peers = fds - cfg.max_pending;
+    }
+    let mut listener = TcpListener::from_std(std_listener);
+    let poll = Poll::new()?;
+    poll.registry()
+        .register(&mut listener, LISTENER, Interest::READABLE)?;
+    let mut signals = Signals::new([libc::SIGINT, libc::SIGTERM])?;
+    poll.registry()
+        .register(&mut signals, SIGNALS, Interest::READABLE)?;
+
+    let now = Instant::now();
+    let node = Node::new(cfg, seed, now);
+    let mut shell = Shell {
+        poll,
+        listener,
+        listener_ready: true,
+        accept_paused_until: None,
+        node,
+        conns: Vec::new(),
+        dirty: Vec::new(),
+        lingering: Vec::new(),
+        scratch: vec![0; 64 * 1024].into_boxed_slice(),
+        stdout: Vec::new(),
+        stdin: Stdin::Closed,
+        stdin_flags: None,
+        signals,
+        shutting_down: false,
+        failed_dials: Vec::new(),
+    };
+    shell.open_stdin();
+    shell.node.handle_start(now);
+    shell.drain();
+    let r = shell.run_loop();
+    shell.restore_stdin();
+    r
+}
+
+/// A lowercase description of an error, without "(os error N)".
+pub fn describe(e: &io::Error) -> String {
+    match e.kind() {
+        ErrorKind::AddrInUse => "address already in use".into(),
+        ErrorKind::AddrNotAvailable => "address not available on this machine".into(),
+        ErrorKind::PermissionDenied => "permission denied".into(),
+        ErrorKind::ConnectionRefused => "connection refused".into(),
+        ErrorKind::ConnectionReset => "connection reset".into(),
+        ErrorKind::TimedOut => "timed out".into(),
+        _ => {
+            let s = e.to_string();
+            let s = s.split(" (os error").next().unwrap_or(&s);
+            let mut c = s.chars();
+            c.next()
+                .map(|f| f.to_lowercase().chain(c).collect())
+                .unwrap_or_default()
+        }
+    }
+}
+
+fn fd_limit() -> usize {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit only writes the struct we pass.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) } != 0 {
+        return 1024;
+    }
+    usize::try_from(r.rlim_cur).unwrap_or(usize::MAX)
+}
+
+fn stdin_file() -> ManuallyDrop<File> {
+    // SAFETY: fd 0 stays open for the life of the process; ManuallyDrop
+    // keeps this handle from closing it.
+    ManuallyDrop::new(unsafe { File::from_raw_fd(0) })
+}
+
+impl Shell {
+    fn open_stdin(&mut self) {
+        // SAFETY: fcntl on fd 0 with F_GETFL/F_SETFL has no memory effects.
+        let flags = unsafe { libc::fcntl(0, libc::F_GETFL) };
+        if flags < 0 {
+            return; // stdin is closed: nothing to read.
+        }
+        match self
+            .poll
+            .registry()
+            .register(&mut SourceFd(&0), STDIN, Interest::READABLE)
+        {
+            Ok(()) => {
+                // SAFETY: as above.
+                if unsafe { libc::fcntl(0, libc::F_SETFL, flags | libc::O_NONBLOCK) } == 0 {
+                    self.stdin_flags = Some(flags);
+                }
+                self.stdin = Stdin::Polled { ready: true };
+            }
+            // epoll refuses regular files (and /dev/null): they never block.
+            Err(_) => self.stdin = Stdin::File,
+        }
+    }
+
+    fn restore_stdin(&mut self) {
+        if let Some(flags) = self.stdin_flags.take() {
+            // SAFETY: as in open_stdin.
+            unsafe { libc::fcntl(0, libc::F_SETFL, flags) };
+        }
+    }
+
+    fn has_work_now(&self) -> bool {
+        let stdin_ready = match self.stdin {
+            Stdin::Polled { ready } => ready,
+            Stdin::File => true,
+            Stdin::Closed => false,
+        };
+        (stdin_ready && self.node.wants_stdin())
+            || (self.listener_ready && self.accept_paused_until.is_none())
+            || self.conns.iter().flatten().any(|c| c.readable)
+    }
+
+    fn run_loop(&mut self) -> io::Result<Exit> {
+        let mut events = Events::with_capacity(256);
+        loop {
+            let now = Instant::now();
+            let timeout = if self.has_work_now() {
+                Some(Duration::ZERO)
+            } else {
+                let mut next = self.node.poll_timeout();
+                for t in [
+                    self.accept_paused_until,
+                    self.lingering.iter().map(|l| l.until).min(),
+                ]
+                .into_iter()
+                .flatten()
+                {
+                    next = Some(next.map_or(t, |n| n.min(t)));
+                }
+                if !self.lingering.is_empty() {
+                    let soon = now + Duration::from_millis(10);
+                    next = Some(next.map_or(soon, |n| n.min(soon)));
+                }
+                next.map(|t| t.saturating_duration_since(now))
+            };
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            let now = Instant::now();
+            for ev in events.iter() {
+                match ev.token() {
+                    LISTENER => self.listener_ready = true,
+                    STDIN => self.stdin = Stdin::Polled { ready: true },
+                    SIGNALS => {
+                        if self.signals.pending().next().is_some() {
+                            self.shutting_down = true;
+                        }
+                    }
+                    Token(t) => self.conn_event(t, ev, now),
+                }
+            }
+            if self.shutting_down {
+                return self.shutdown();
+            }
+            if self.accept_paused_until.is_some_and(|t| now >= t) {
+                self.accept_paused_until = None;
+                self.listener_ready = true;
+            }
+            if self.listener_ready && self.accept_paused_until.is_none() {
+                self.accept(now);
+            }
+            for i in 0..self.conns.len() {
+                if self.conns[i].as_ref().is_some_and(|c| c.readable) {
+                    self.read_conn(i, now);
+                }
+            }
+            self.read_stdin(now);
+            if self.node.poll_timeout().is_some_and(|t| t <= now) {
+                self.node.handle_timeout(now);
+                self.drain();
+            }
+            self.flush_all();
+            if let Err(e) = self.flush_stdout() {
+                if e.kind() == ErrorKind::BrokenPipe {
+                    return self.shutdown();
+                }
+                return Err(io::Error::new(e.kind(), format!("cannot write to stdout: {}", describe(&e))));
+            }
+        }
+    }
+
+    fn conn_event(&mut self, t: usize, ev: &mio::event::Event, now: Instant) {
+        let index = t & 0xffff_ffff;
+        let Some(Some(c)) = self.conns.get_mut(index) else {
+            return;
+        };
+        if token(c.id).0 != t {
+            return; // a stale event for a connection closed earlier
+        }
+        let id = c.id;
+        if c.connecting {
+            if !(ev.is_writable() || ev.is_error() || ev.is_write_closed()) {
+                return;
+            }
+            let outcome = match c.stream.take_error() {
+                Ok(Some(e)) | Err(e) => Err(e),
+                Ok(None) => match c.stream.peer_addr() {
+                    Ok(_) => Ok(true),
+                    Err(e) if e.kind() == ErrorKind::NotConnected => Ok(false),
+                    Err(e) => Err(e),
+                },
+            };
+            match outcome {
+                Ok(false) => return, // spurious wake-up; still connecting
+                Ok(true) => {
+                    c.connecting = false;
+                    let _ = c.stream.set_nodelay(true);
+                    self.node.handle_connected(id, now);
+                    self.drain();
+                }
+                Err(e) => {
+                    self.drop_io(index);
+                    self.node.handle_closed(id, Closed::Io(&e), now);
+                    self.drain();
+                    return;
+                }
+            }
+        }
+        let Some(Some(c)) = self.conns.get_mut(index) else {
+            return;
+        };
+        if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+            c.readable = true;
+        }
+        if ev.is_writable() && !c.out.is_empty() && !c.dirty {
+            c.dirty = true;
+            self.dirty.push(index);
+        }
+    }
+
+    fn accept(&mut self, now: Instant) {
+        for _ in 0..ACCEPT_BUDGET {
+            match self.listener.accept() {
+                Ok((mut stream, remote)) => {
+                    let Some(id) = self.node.handle_accepted(remote, now) else {
+                        self.drain();
+                        continue; // refused: dropping the stream closes it
+                    };
+                    let _ = stream.set_nodelay(true);
+                    let reg = self.poll.registry().register(
+                        &mut stream,
+                        token(id),
+                        Interest::READABLE | Interest::WRITABLE,
+                    );
+                    if let Err(e) = reg {
+                        self.node.handle_closed(id, Closed::Io(&e), now);
+                    } else {
+                        self.put(IoConn::new(id, stream, false));
+                    }
+                    self.drain();
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    self.listener_ready = false;
+                    return;
+                }
+                Err(e) if out_of_descriptors(&e) => {
+                    // Accepting again at once would fail again at once: wait.
+                    if self.accept_paused_until.is_none() {
+                        eprintln!(
+                            "rumor: cannot accept: {}; pausing accepts for {}ms",
+                            describe(&e),
+                            ACCEPT_PAUSE.as_millis()
+                        );
+                    }
+                    self.accept_paused_until = Some(now + ACCEPT_PAUSE);
+                    return;
+                }
+                // A connection that died in the backlog, and the like.
+                Err(_) => continue,
+            }
+        }
+    }
+
+    fn put(&mut self, c: IoConn) {
+        let i = c.id.index as usize;
+        if self.conns.len() <= i {
+            self.conns.resize_with(i + 1, || None);
+        }
+        self.conns[i] = Some(c);
+    }
+
+    /// Reads `conn` until `WouldBlock`, its end, or the turn's budget.
+    fn read_conn(&mut self, index: usize, now: Instant) {
+        let mut budget = READ_BUDGET;
+        loop {
+            let Some(Some(c)) = self.conns.get_mut(index) else {
+                return;
+            };
+            let id = c.id;
+            let n = match c.stream.read(&mut self.scratch) {
+                Ok(0) => {
+                    self.drop_io(index);
+                    self.node.handle_closed(id, Closed::Eof, now);
+                    self.drain();
+                    return;
+                }
+                Ok(n) => n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    c.readable = false;
+                    return;
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.drop_io(index);
+                    self.node.handle_closed(id, Closed::Io(&e), now);
+                    self.drain();
+                    return;
+                }
+            };
+            let node = &mut self.node;
+            let r = c
+                .reader
+                .feed(&self.scratch[..n], |f| node.handle_frame(id, f, now));
+            match r {
+                Ok(true) => {}
+                Ok(false) => {
+                    // The core closed it; its Close output follows.
+                    self.drain();
+                    return;
+                }
+                Err(e) => {
+                    self.drop_io(index);
+                    self.node.handle_closed(id, Closed::Protocol(e), now);
+                    self.drain();
+                    return;
+                }
+            }
+            self.drain();
+            budget = budget.saturating_sub(n);
+            if budget == 0 {
+                return; // still readable: picked up next turn
+            }
+        }
+    }
+
+    fn read_stdin(&mut self, now: Instant) {
+        let mut budget = READ_BUDGET;
+        while self.node.wants_stdin() && budget > 0 {
+            if matches!(self.stdin, Stdin::Closed | Stdin::Polled { ready: false }) {
+                return;
+            }
+            match stdin_file().read(&mut self.scratch) {
+                Ok(0) => {
+                    self.close_stdin(now);
+                    return;
+                }
+                Ok(n) => {
+                    self.node.handle_stdin(&self.scratch[..n], now);
+                    self.drain();
+                    budget = budget.saturating_sub(n);
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    self.stdin = Stdin::Polled { ready: false };
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => {
+                    eprintln!("rumor: cannot read stdin: {}; ignoring it", describe(&e));
+                    self.close_stdin(now);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn close_stdin(&mut self, now: Instant) {
+        if matches!(self.stdin, Stdin::Polled { .. }) {
+            let _ = self.poll.registry().deregister(&mut SourceFd(&0));
+        }
+        self.stdin = Stdin::Closed;
+        self.node.handle_stdin_closed(now);
+        self.drain();
+    }
+
+    /// Forgets the socket of the connection in slot `index`.
+    fn drop_io(&mut self, index: usize) -> Option<IoConn> {
+        let mut c = self.conns.get_mut(index)?.take()?;
+        let _ = self.poll.registry().deregister(&mut c.stream);
+        Some(c)
+    }
+
+    /// Carries out everything the core asked for.
+    fn drain(&mut self) {
+        loop {
+            while let Some(out) = self.node.poll_output() {
+                match out {
+                    Output::Send { conn, bytes } => {
+                        let i = conn.index as usize;
+                        if let Some(Some(c)) = self.conns.get_mut(i) {
+                            if c.id == conn {
+                                c.out.extend_from_slice(bytes);
+                                if !c.dirty {
+                                    c.dirty = true;
+                                    self.dirty.push(i);
+                                }
+                            }
+                        }
+                    }
+                    Output::Dial { conn, addr } => {
+                        if let Err(e) = self.dial(conn, addr) {
+                            self.failed_dials.push((conn, e));
+                        }
+                    }
+                    Output::Close { conn } => {
+                        let i = conn.index as usize;
+                        if self.conns.get(i).is_some_and(|c| c.as_ref().is_some_and(|c| c.id == conn)) {
+                            if let Some(c) = self.drop_io(i) {
+                                self.linger(c);
+                            }
+                        }
+                    }
+                    Output::Log(line) => self.stdout.extend_from_slice(line.as_bytes()),
+                    Output::Diag(line) => {
+                        let _ = io::stderr().write_all(line.as_bytes());
+                    }
+                }
+            }
+            if self.failed_dials.is_empty() {
+                return;
+            }
+            let now = Instant::now();
+            for (conn, e) in std::mem::take(&mut self.failed_dials) {
+                self.node.handle_closed(conn, Closed::Io(&e), now);
+            }
+        }
+    }
+
+    fn dial(&mut self, conn: ConnId, addr: SocketAddr) -> io::Result<()> {
+        let mut stream = TcpStream::connect(addr)?;
+        self.poll.registry().register(
+            &mut stream,
+            token(conn),
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
+        self.put(IoConn::new(conn, stream, true));
+        Ok(())
+    }
+
+    /// Gives a closed connection's last bytes a chance to leave.
+    fn linger(&mut self, mut c: IoConn) {
+        if c.out.is_empty() || c.connecting {
+            return;
+        }
+        if write_some(&mut c.stream, &mut c.out).is_err() || c.out.is_empty() {
+            return;
+        }
+        if self.lingering.len() < 64 {
+            self.lingering.push(Lingering {
+                stream: c.stream,
+                out: c.out,
+                until: Instant::now() + LINGER,
+            });
+        }
+    }
+
+    /// Writes every connection with bytes queued this turn.
+    fn flush_all(&mut self) {
+        let now = Instant::now();
+        for i in std::mem::take(&mut self.dirty) {
+            let Some(Some(c)) = self.conns.get_mut(i) else {
+                continue;
+            };
+            c.dirty = false;
+            if c.connecting {
+                continue; // written once connected
+            }
+            let before = c.out.len();
+            let r = write_some(&mut c.stream, &mut c.out);
+            let id = c.id;
+            let written = before - c.out.len();
+            if c.out.is_empty() && c.out.capacity() > 0 {
+                // Idle connections hold no buffer.
+                c.out = Vec::new();
+            }
+            if written > 0 {
+                self.node.handle_written(id, written);
+            }
+            if let Err(e) = r {
+                self.drop_io(i);
+                self.node.handle_closed(id, Closed::Io(&e), now);
+                self.drain();
+            }
+        }
+        self.lingering.retain_mut(|l| {
+            now < l.until && write_some(&mut l.stream, &mut l.out).is_ok() && !l.out.is_empty()
+        });
+    }
+
+    fn flush_stdout(&mut self) -> io::Result<()> {
+        if self.stdout.is_empty() {
+            return Ok(());
+        }
+        let r = io::stdout().lock().write_all(&self.stdout);
+        self.stdout.clear();
+        if self.stdout.capacity() > 1 << 20 {
+            self.stdout = Vec::new();
+        }
+        r
+    }
+
+    /// Says goodbye, gives the goodbyes up to a second to leave, and stops.
+    fn shutdown(&mut self) -> io::Result<Exit> {
+        let now = Instant::now();
+        self.node.handle_shutdown(now);
+        self.drain();
+        let _ = self.flush_stdout();
+        let deadline = now + Duration::from_secs(1);
+        while !self.lingering.is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+            self.flush_all();
+        }
+        Ok(Exit::Clean)
+    }
+}
+
+impl IoConn {
+    fn new(id: ConnId, stream: TcpStream, connecting: bool) -> Self {
+        IoConn {
+            id,
+            stream,
+            reader: FrameReader::new(),
+            out: Vec::new(),
+            connecting,
+            readable: !connecting,
+            dirty: false,
+        }
+    }
+}
+
+/// Writes as much of `out` as the socket takes, removing what was written.
+/// `Ok` when it wrote everything or the socket is full.
+fn write_some(stream: &mut TcpStream, out: &mut Vec<u8>) -> io::Result<()> {
+    let mut done = 0;
+    let r = loop {
+        if done == out.len() {
+            break Ok(());
+        }
+        match stream.write(&out[done..]) {
+            Ok(0) => break Err(io::Error::from(ErrorKind::WriteZero)),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break Ok(()),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => break Err(e),
+        }
+    };
+    out.drain(..done);
+    r
+}
+
+fn out_of_descriptors(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
+}
