@@ -130,7 +130,17 @@ mod tests {
         assert_eq!(ok("250ms"), Some(Duration::from_millis(250)));
         assert_eq!(ok("1m30s"), Some(Duration::from_secs(90)));
         assert_eq!(ok("off"), None);
-        for bad in ["0", "0s", "-1", "nonsense", "", "5 parsecs", "NaN", "inf", "1000y"] {
+        for bad in [
+            "0",
+            "0s",
+            "-1",
+            "nonsense",
+            "",
+            "5 parsecs",
+            "NaN",
+            "inf",
+            "1000y",
+        ] {
             assert!(parse_period(bad).is_err(), "{bad}");
         }
     }
@@ -142,8 +152,17 @@ mod tests {
         let p = parse_peer("[::1]:9").unwrap();
         assert_eq!(p.addrs, vec!["[::1]:9".parse().unwrap()]);
         let p = parse_peer("localhost:8080").unwrap();
-        assert_eq!(p.pick("127.0.0.1".parse().unwrap()), Some("127.0.0.1:8080".parse().unwrap()));
-        for bad in ["127.0.0.1", "127.0.0.1:", "127.0.0.1:99999", ":80", "127.0.0.1:0"] {
+        assert_eq!(
+            p.pick("127.0.0.1".parse().unwrap()),
+            Some("127.0.0.1:8080".parse().unwrap())
+        );
+        for bad in [
+            "127.0.0.1",
+            "127.0.0.1:",
+            "127.0.0.1:99999",
+            ":80",
+            "127.0.0.1:0",
+        ] {
             assert!(parse_peer(bad).is_err(), "{bad}");
         }
     }

@@ -16,9 +16,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use crate::wheel::Wheel;
-use crate::wire::{
-    self, DecodeError, Frame, GoodbyeReason, Hello, MAX_PAYLOAD, NodeId, PeerEntry,
-};
+use crate::wire::{self, DecodeError, Frame, GoodbyeReason, Hello, MAX_PAYLOAD, NodeId, PeerEntry};
 
 /// Every limit and timeout of a node. [`Config::new`] gives the defaults.
 #[derive(Clone, Debug)]
@@ -250,8 +248,8 @@ pub struct Node {
 
 const WORDS_A: &[&str] = &[
     "amber", "brave", "calm", "dusty", "eager", "fuzzy", "gentle", "hollow", "icy", "jolly",
-    "keen", "lucky", "misty", "noble", "odd", "proud", "quiet", "rapid", "shy", "tidy",
-    "urban", "vivid", "witty", "young", "zesty",
+    "keen", "lucky", "misty", "noble", "odd", "proud", "quiet", "rapid", "shy", "tidy", "urban",
+    "vivid", "witty", "young", "zesty",
 ];
 const WORDS_B: &[&str] = &[
     "otter", "falcon", "maple", "river", "comet", "badger", "lantern", "meadow", "pebble",
@@ -368,7 +366,9 @@ impl Node {
         }
         for addr in boots {
             if self.is_self_addr(addr) {
-                self.diag(format_args!("not joining through {addr}: that is this node"));
+                self.diag(format_args!(
+                    "not joining through {addr}: that is this node"
+                ));
                 continue;
             }
             let k = self.known.entry(addr).or_default();
@@ -729,7 +729,14 @@ impl Node {
     }
 
     /// Makes `id` the established connection to `node_id`.
-    fn promote(&mut self, id: ConnId, node_id: NodeId, listen: SocketAddr, now: Instant, new: bool) {
+    fn promote(
+        &mut self,
+        id: ConnId,
+        node_id: NodeId,
+        listen: SocketAddr,
+        now: Instant,
+        new: bool,
+    ) {
         let Some(c) = self.conn_mut(id) else { return };
         c.state = State::Active;
         c.since = now;
@@ -819,10 +826,10 @@ impl Node {
         }
         self.active.retain(|&o| o != id);
         self.rebuild_names();
-        if let Some(k) = listen.and_then(|l| self.known.get_mut(&l)) {
-            if k.conn == Some(id) {
-                k.conn = None;
-            }
+        if let Some(k) = listen.and_then(|l| self.known.get_mut(&l))
+            && k.conn == Some(id)
+        {
+            k.conn = None;
         }
     }
 
@@ -864,10 +871,8 @@ impl Node {
             k.node_id = Some(e.node_id);
             k.wanted = true;
             if welcome {
-                if from_bootstrap {
-                    if let Some(j) = &mut self.join {
-                        j.awaiting.insert(e.addr);
-                    }
+                if from_bootstrap && let Some(j) = &mut self.join {
+                    j.awaiting.insert(e.addr);
                 }
                 self.dial(e.addr, now);
             } else if k.conn.is_none() && k.retry_at.is_none() {
@@ -1020,7 +1025,8 @@ impl Node {
             State::Connecting | State::Handshaking => c.since + cfg.handshake_timeout,
             State::Retiring => c.since + cfg.keepalive_timeout,
             State::Active => {
-                let mut t = (c.last_rx + cfg.keepalive_timeout).min(c.last_tx + cfg.keepalive_interval);
+                let mut t =
+                    (c.last_rx + cfg.keepalive_timeout).min(c.last_tx + cfg.keepalive_interval);
                 if let Some(s) = c.congested_since {
                     t = t.min(s + cfg.slow_timeout);
                 }
@@ -1224,15 +1230,20 @@ impl Node {
         if c.congested_since.is_some() {
             self.congested -= 1;
         }
-        if let Some(k) = listen.or(outbound.then_some(remote)).and_then(|a| self.known.get_mut(&a)) {
-            if k.conn == Some(id) {
-                k.conn = None;
-            }
+        if let Some(k) = listen
+            .or(outbound.then_some(remote))
+            .and_then(|a| self.known.get_mut(&a))
+            && k.conn == Some(id)
+        {
+            k.conn = None;
         }
         if was_active && !matches!(why, Why::Shutdown) {
             let name = c.name;
             let reason = why.text();
-            self.log(now, format_args!("Disconnected from the peer at {name} ({reason})"));
+            self.log(
+                now,
+                format_args!("Disconnected from the peer at {name} ({reason})"),
+            );
             if matches!(why, Why::Slow(_) | Why::Protocol(_) | Why::Unexpected(..)) {
                 self.diag(format_args!("closed connection to {name}: {reason}"));
             }
@@ -1246,7 +1257,11 @@ impl Node {
         let addr = listen.or(outbound.then_some(remote));
         if let Some(addr) = addr.filter(|_| state != State::Retiring) {
             match why {
-                Why::Left | Why::Protocol(_) | Why::Unexpected(..) | Why::SelfConnect | Why::NoPort => {
+                Why::Left
+                | Why::Protocol(_)
+                | Why::Unexpected(..)
+                | Why::SelfConnect
+                | Why::NoPort => {
                     if let Some(k) = self.known.get_mut(&addr) {
                         k.wanted = false;
                     }
@@ -1256,20 +1271,18 @@ impl Node {
                 }
                 Why::Duplicate | Why::Shutdown | Why::Evicted | Why::Full => {}
                 _ if was_active || outbound => {
-                    if was_active {
-                        if let Some(k) = self.known.get_mut(&addr) {
-                            k.failures = 0;
-                            k.wanted = true;
-                        }
+                    if was_active && let Some(k) = self.known.get_mut(&addr) {
+                        k.failures = 0;
+                        k.wanted = true;
                     }
                     self.schedule_redial(addr, now, &why);
                 }
                 _ => {}
             }
-            if let Some(j) = &mut self.join {
-                if j.awaiting.remove(&addr) {
-                    self.finish_join(now, false);
-                }
+            if let Some(j) = &mut self.join
+                && j.awaiting.remove(&addr)
+            {
+                self.finish_join(now, false);
             }
         }
         if was_active && self.active.is_empty() && !self.shutting_down {
@@ -1322,7 +1335,7 @@ impl Node {
 
     fn diag(&mut self, args: std::fmt::Arguments<'_>) {
         let a = self.text.len();
-        let _ = write!(self.text, "rumor: {args}\n");
+        let _ = writeln!(self.text, "rumor: {args}");
         let b = self.text.len();
         self.queue.push_back(Pending::Diag(a as u32, b as u32));
     }

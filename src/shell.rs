@@ -72,7 +72,9 @@ struct Lingering {
 
 enum Stdin {
     /// A pipe or terminal, registered with the poll.
-    Polled { ready: bool },
+    Polled {
+        ready: bool,
+    },
     /// A regular file or /dev/null: always ready until its end.
     File,
     Closed,
@@ -301,7 +303,10 @@ impl Shell {
                 if e.kind() == ErrorKind::BrokenPipe {
                     return self.shutdown();
                 }
-                return Err(io::Error::new(e.kind(), format!("cannot write to stdout: {}", describe(&e))));
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("cannot write to stdout: {}", describe(&e)),
+                ));
             }
         }
     }
@@ -512,13 +517,13 @@ impl Shell {
                 match out {
                     Output::Send { conn, bytes } => {
                         let i = conn.index as usize;
-                        if let Some(Some(c)) = self.conns.get_mut(i) {
-                            if c.id == conn {
-                                c.out.extend_from_slice(bytes);
-                                if !c.dirty {
-                                    c.dirty = true;
-                                    self.dirty.push(i);
-                                }
+                        if let Some(Some(c)) = self.conns.get_mut(i)
+                            && c.id == conn
+                        {
+                            c.out.extend_from_slice(bytes);
+                            if !c.dirty {
+                                c.dirty = true;
+                                self.dirty.push(i);
                             }
                         }
                     }
@@ -529,10 +534,13 @@ impl Shell {
                     }
                     Output::Close { conn } => {
                         let i = conn.index as usize;
-                        if self.conns.get(i).is_some_and(|c| c.as_ref().is_some_and(|c| c.id == conn)) {
-                            if let Some(c) = self.drop_io(i) {
-                                self.linger(c);
-                            }
+                        if self
+                            .conns
+                            .get(i)
+                            .is_some_and(|c| c.as_ref().is_some_and(|c| c.id == conn))
+                            && let Some(c) = self.drop_io(i)
+                        {
+                            self.linger(c);
                         }
                     }
                     Output::Log(line) => self.stdout.extend_from_slice(line.as_bytes()),

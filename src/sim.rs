@@ -31,9 +31,20 @@ pub struct SimNode {
 
 #[derive(Debug)]
 enum Event {
-    Connect { from: usize, conn: ConnId, addr: SocketAddr },
-    Deliver { to: usize, conn: ConnId, bytes: Vec<u8> },
-    Eof { to: usize, conn: ConnId },
+    Connect {
+        from: usize,
+        conn: ConnId,
+        addr: SocketAddr,
+    },
+    Deliver {
+        to: usize,
+        conn: ConnId,
+        bytes: Vec<u8>,
+    },
+    Eof {
+        to: usize,
+        conn: ConnId,
+    },
 }
 
 /// The simulated network.
@@ -72,7 +83,11 @@ impl Sim {
     pub fn add(&mut self, bootstrap: &[usize], tune: impl FnOnce(&mut Config)) -> usize {
         let i = self.nodes.len();
         let addr = Self::addr_of(i);
-        self.add_at(addr, bootstrap.iter().map(|&b| Self::addr_of(b)).collect(), tune)
+        self.add_at(
+            addr,
+            bootstrap.iter().map(|&b| Self::addr_of(b)).collect(),
+            tune,
+        )
     }
 
     /// Adds and starts a node listening on `addr` (which may be a dead
@@ -132,7 +147,9 @@ impl Sim {
     fn flush(&mut self, i: usize) {
         let at = self.now + self.latency;
         let mut todo = Vec::new();
-        let SimNode { node, log, diag, .. } = &mut self.nodes[i];
+        let SimNode {
+            node, log, diag, ..
+        } = &mut self.nodes[i];
         while let Some(out) = node.poll_output() {
             match out {
                 Output::Send { conn, bytes } => todo.push((conn, Some(bytes.to_vec()), None)),
@@ -151,11 +168,25 @@ impl Sim {
                 (Some(bytes), _) => {
                     let n = bytes.len();
                     if let Some(&(to, their)) = self.links.get(&(i, conn)) {
-                        self.push(at, Event::Deliver { to, conn: their, bytes });
+                        self.push(
+                            at,
+                            Event::Deliver {
+                                to,
+                                conn: their,
+                                bytes,
+                            },
+                        );
                     }
                     self.nodes[i].node.handle_written(conn, n);
                 }
-                (None, Some(addr)) => self.push(at, Event::Connect { from: i, conn, addr }),
+                (None, Some(addr)) => self.push(
+                    at,
+                    Event::Connect {
+                        from: i,
+                        conn,
+                        addr,
+                    },
+                ),
                 (None, None) => {
                     self.nodes[i].readers.remove(&conn);
                     if let Some((to, their)) = self.links.remove(&(i, conn)) {
@@ -188,14 +219,14 @@ impl Sim {
         };
         self.now = self.now.max(t);
         let now = self.now;
-        if let Some(&Reverse((et, _, key))) = self.events.peek() {
-            if et <= now {
-                self.events.pop();
-                if let Some(ev) = self.pending.remove(&key) {
-                    self.apply(ev);
-                }
-                return true;
+        if let Some(&Reverse((et, _, key))) = self.events.peek()
+            && et <= now
+        {
+            self.events.pop();
+            if let Some(ev) = self.pending.remove(&key) {
+                self.apply(ev);
             }
+            return true;
         }
         for i in 0..self.nodes.len() {
             if self.nodes[i].up && self.nodes[i].node.poll_timeout().is_some_and(|d| d <= now) {
@@ -228,7 +259,9 @@ impl Sim {
                     }
                     None => {
                         let e = io::Error::from(io::ErrorKind::ConnectionRefused);
-                        self.nodes[from].node.handle_closed(conn, Closed::Io(&e), now);
+                        self.nodes[from]
+                            .node
+                            .handle_closed(conn, Closed::Io(&e), now);
                         if let Some(t) = target {
                             self.flush(t);
                         }

@@ -139,7 +139,10 @@ impl fmt::Display for DecodeError {
         match self {
             DecodeError::EmptyFrame => write!(f, "empty frame"),
             DecodeError::TooLarge(n) => {
-                write!(f, "frame of {n} bytes is over the {MAX_FRAME_LEN}-byte limit")
+                write!(
+                    f,
+                    "frame of {n} bytes is over the {MAX_FRAME_LEN}-byte limit"
+                )
             }
             DecodeError::UnknownType(t) => write!(f, "unknown frame type {t}"),
             DecodeError::BadLength { frame_type, len } => {
@@ -149,7 +152,10 @@ impl fmt::Display for DecodeError {
             DecodeError::BadVersion(v) => write!(f, "unsupported protocol version {v}"),
             DecodeError::BadFamily(x) => write!(f, "unknown address family {x}"),
             DecodeError::TooManyPeers(n) => {
-                write!(f, "peer list of {n} entries is over the {MAX_PEER_ENTRIES} limit")
+                write!(
+                    f,
+                    "peer list of {n} entries is over the {MAX_PEER_ENTRIES} limit"
+                )
             }
         }
     }
@@ -512,7 +518,11 @@ mod tests {
                 Ok(Status::Complete((f.clone(), bytes.len())))
             );
             for cut in 0..bytes.len() {
-                assert_eq!(decode(&bytes[..cut]), Ok(Status::Partial), "{f:?} cut {cut}");
+                assert_eq!(
+                    decode(&bytes[..cut]),
+                    Ok(Status::Partial),
+                    "{f:?} cut {cut}"
+                );
             }
         }
     }
@@ -543,7 +553,10 @@ mod tests {
     fn rejections() {
         let cases: Vec<(Vec<u8>, DecodeError)> = vec![
             (vec![0, 0, 0, 0], DecodeError::EmptyFrame),
-            (vec![0xff, 0xff, 0xff, 0xff], DecodeError::TooLarge(u32::MAX)),
+            (
+                vec![0xff, 0xff, 0xff, 0xff],
+                DecodeError::TooLarge(u32::MAX),
+            ),
             (
                 ((MAX_FRAME_LEN + 1) as u32).to_be_bytes().to_vec(),
                 DecodeError::TooLarge(MAX_FRAME_LEN as u32 + 1),

@@ -53,7 +53,11 @@ fn third_node_joins_through_the_first_and_the_mesh_is_full_at_once() {
     let start = sim.now;
     assert!(sim.run_until(Duration::from_millis(50), |s| s.full_mesh()));
     // Join, welcome list, dial and handshake: a few network latencies.
-    assert!(sim.now - start < Duration::from_millis(5), "{:?}", sim.now - start);
+    assert!(
+        sim.now - start < Duration::from_millis(5),
+        "{:?}",
+        sim.now - start
+    );
     assert_eq!(
         sim.nodes[2].log[..2],
         [
@@ -61,8 +65,15 @@ fn third_node_joins_through_the_first_and_the_mesh_is_full_at_once() {
             "Connected to the peers at [\"127.0.0.1:9000\", \"127.0.0.1:9001\"]"
         ]
     );
-    assert_eq!(sim.nodes[1].log[1], "Connected to the peers at [\"127.0.0.1:9000\"]");
-    assert!(sim.nodes[0].log.contains(&"Connected to the peer at \"127.0.0.1:9002\"".into()));
+    assert_eq!(
+        sim.nodes[1].log[1],
+        "Connected to the peers at [\"127.0.0.1:9000\"]"
+    );
+    assert!(
+        sim.nodes[0]
+            .log
+            .contains(&"Connected to the peer at \"127.0.0.1:9002\"".into())
+    );
     sim.run_for(secs(30));
     let pairs = check_exactly_once(&sim);
     assert!(pairs >= 6 * 4, "only {pairs} deliveries");
@@ -123,11 +134,23 @@ fn stdin_lines_reach_every_peer_once() {
     sim.type_line(1, "hello from one");
     sim.type_line(2, "tab\there \u{1b}[31m");
     sim.run_for(secs(1));
-    assert!(sim.nodes[0].log.contains(&"Received message [hello from one] from \"127.0.0.1:9001\"".into()));
-    assert!(sim.nodes[2].log.contains(&"Received message [hello from one] from \"127.0.0.1:9001\"".into()));
+    assert!(
+        sim.nodes[0]
+            .log
+            .contains(&"Received message [hello from one] from \"127.0.0.1:9001\"".into())
+    );
+    assert!(
+        sim.nodes[2]
+            .log
+            .contains(&"Received message [hello from one] from \"127.0.0.1:9001\"".into())
+    );
     // Control characters are escaped, never printed raw.
     let escaped = "Received message [tab\\there \\u{1b}[31m] from \"127.0.0.1:9002\"";
-    assert!(sim.nodes[0].log.contains(&escaped.into()), "{:?}", sim.nodes[0].log);
+    assert!(
+        sim.nodes[0].log.contains(&escaped.into()),
+        "{:?}",
+        sim.nodes[0].log
+    );
     assert_eq!(check_exactly_once(&sim), 4);
 }
 
@@ -165,10 +188,20 @@ fn a_killed_bootstrap_node_restarted_is_heard_again() {
     sim.kill(0);
     sim.run_for(secs(5));
     sim.add_at(Sim::addr_of(0), vec![], period(Some(1000)));
-    assert!(sim.run_until(secs(15), |s| s.full_mesh()), "{:?}", sim.nodes[1].log);
+    assert!(
+        sim.run_until(secs(15), |s| s.full_mesh()),
+        "{:?}",
+        sim.nodes[1].log
+    );
     sim.run_for(secs(5));
     let heard = "from \"127.0.0.1:9000\"";
-    let n = sim.nodes[1].log.iter().rev().take_while(|l| !l.starts_with("Connected")).filter(|l| l.ends_with(heard)).count();
+    let n = sim.nodes[1]
+        .log
+        .iter()
+        .rev()
+        .take_while(|l| !l.starts_with("Connected"))
+        .filter(|l| l.ends_with(heard))
+        .count();
     assert!(n >= 4, "{:?}", sim.nodes[1].log);
 }
 
@@ -177,13 +210,21 @@ fn an_unreachable_bootstrap_is_retried_with_backoff_until_it_appears() {
     let mut sim = Sim::new(8);
     sim.add_at(Sim::addr_of(1), vec![Sim::addr_of(0)], period(None));
     sim.run_for(secs(20));
-    let tries = sim.nodes[0].diag.iter().filter(|l| l.contains("cannot reach 127.0.0.1:9000")).count();
+    let tries = sim.nodes[0]
+        .diag
+        .iter()
+        .filter(|l| l.contains("cannot reach 127.0.0.1:9000"))
+        .count();
     // 250ms doubling up to 10s, jittered: between 4 and 8 tries in 20s.
     assert!((4..=8).contains(&tries), "{tries}: {:?}", sim.nodes[0].diag);
     sim.add_at(Sim::addr_of(0), vec![], period(None));
     assert!(sim.run_until(secs(11), |s| s.full_mesh()));
     sim.run_for(Duration::from_millis(5));
-    assert!(sim.nodes[0].log.contains(&"Connected to the peers at [\"127.0.0.1:9000\"]".into()));
+    assert!(
+        sim.nodes[0]
+            .log
+            .contains(&"Connected to the peers at [\"127.0.0.1:9000\"]".into())
+    );
 }
 
 #[test]
@@ -225,5 +266,9 @@ fn an_overlong_stdin_line_is_refused_and_the_next_one_still_goes() {
         sim.nodes[1].diag,
         ["rumor: stdin line of 25 bytes is over the 10-byte limit; not sent"]
     );
-    assert!(sim.nodes[0].log.contains(&"Received message [short] from \"127.0.0.1:9001\"".into()));
+    assert!(
+        sim.nodes[0]
+            .log
+            .contains(&"Received message [short] from \"127.0.0.1:9001\"".into())
+    );
 }
