@@ -1,0 +1,261 @@
+//! The real binary on loopback, port 0: the task's example and the node's
+//! promises about liveness, stdin, shutdown and the command line.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+
+const T: Duration = Duration::from_secs(10);
+
+fn received_from(lines: &[String], from: &Rumor) -> usize {
+    let tail = format!("] from {}", from.name());
+    count(lines, |b| {
+        b.starts_with("Received message [") && b.ends_with(&tail)
+    })
+}
+
+fn sent(lines: &[String]) -> usize {
+    count(lines, |b| b.starts_with("Sending message ["))
+}
+
+/// The task's three command lines, with shorter periods.
+fn three_peers() -> (Rumor, Rumor, Rumor) {
+    let a = Rumor::start(&["--period", "0.5"]);
+    let b = Rumor::start(&["--period", "0.6", "--connect", &a.addr.to_string()]);
+    assert!(b.wait_peers(T, &[&a]));
+    let c = Rumor::start(&["--period", "0.7", "--connect", &a.addr.to_string()]);
+    (a, b, c)
+}
+
+#[test]
+fn the_tasks_three_peer_example() {
+    let (a, b, c) = three_peers();
+    // The third peer joins through the first and is connected to both.
+    let mut both = [a.name(), b.name()];
+    both.sort();
+    let line = format!("Connected to the peers at [{}]", both.join(", "));
+    assert!(c.wait_line(T, |l| l == line), "{:?}", c.out.snapshot());
+    assert_eq!(
+        body(&c.out.snapshot()[1]),
+        line,
+        "the join is reported at once"
+    );
+    for (n, others) in [(&a, [&b, &c]), (&b, [&a, &c]), (&c, [&a, &b])] {
+        assert!(n.wait_peers(T, &others), "{:?}", n.out.snapshot());
+    }
+    // Every node sends a few times, and every message is printed once by
+    // each peer it went to, naming its sender.
+    for n in [&a, &b, &c] {
+        assert!(n.out.wait(T, |l| sent(l) >= 3));
+    }
+    let checked = assert_exactly_once(&[&a, &b, &c]);
+    assert!(checked >= 18, "{checked}");
+    // Every stdout line follows the task's format.
+    for n in [&a, &b, &c] {
+        for l in n.out.snapshot() {
+            let (stamp, rest) = l.split_once(" - ").expect(&l);
+            let parts: Vec<&str> = stamp.split(':').collect();
+            assert_eq!(parts.len(), 3, "{l}");
+            assert!(
+                parts
+                    .iter()
+                    .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_digit())),
+                "{l}"
+            );
+            assert!(
+                [
+                    "My address is \"",
+                    "Connected to the peer",
+                    "Sending message [",
+                    "Received message [",
+                    "Disconnected from"
+                ]
+                .iter()
+                .any(|p| rest.starts_with(p)),
+                "{l}"
+            );
+        }
+        assert!(n.err.snapshot().is_empty(), "{:?}", n.err.snapshot());
+    }
+}
+
+#[test]
+fn killing_the_first_node_loses_nothing_for_the_others_and_its_restart_is_heard() {
+    let (mut a, b, c) = three_peers();
+    assert!(c.wait_peers(T, &[&a, &b]));
+    let port = a.addr.port().to_string();
+    let a_name = a.name();
+    a.signal(SIGKILL);
+    a.wait_exit(T).expect("killed");
+    for n in [&b, &c] {
+        assert!(n.wait_line(T, |l| {
+            l.starts_with(&format!("Disconnected from the peer at {a_name}"))
+        }));
+    }
+    // The other two keep exchanging.
+    let (b0, c0) = (
+        received_from(&b.out.snapshot(), &c),
+        received_from(&c.out.snapshot(), &b),
+    );
+    assert!(b.out.wait(T, |l| received_from(l, &c) >= b0 + 2));
+    assert!(c.out.wait(T, |l| received_from(l, &b) >= c0 + 2));
+    assert_exactly_once(&[&b, &c]);
+    // Restarted on the same port, it is redialed and heard again.
+    let a2 = Rumor::start_with(
+        Command::new(binary()).args(["--port", &port, "--period", "0.5"]),
+        true,
+    );
+    assert_eq!(a2.name(), a_name);
+    for n in [&b, &c] {
+        assert!(n.wait_line(T, |l| l == format!("Connected to the peer at {a_name}")));
+        assert!(
+            n.out.wait(T, |l| received_from(l, &a2) >= 2),
+            "{:?}",
+            n.out.snapshot()
+        );
+    }
+    assert!(a2.wait_peers(T, &[&b, &c]));
+    assert_exactly_once(&[&a2, &b, &c]);
+}
+
+#[test]
+fn a_stdin_line_reaches_every_peer() {
+    let a = Rumor::start(&["--period", "off"]);
+    let mut b = Rumor::start(&["--period", "off", "--connect", &a.addr.to_string()]);
+    let c = Rumor::start(&["--period", "off", "--connect", &a.addr.to_string()]);
+    assert!(c.wait_peers(T, &[&a, &b]));
+    assert!(b.wait_peers(T, &[&a, &c]));
+    b.type_line("hello mesh, from b");
+    let want = format!("Received message [hello mesh, from b] from {}", b.name());
+    assert!(a.wait_line(T, |l| l == want));
+    assert!(c.wait_line(T, |l| l == want));
+    assert!(b.wait_line(T, |l| {
+        l.starts_with("Sending message [hello mesh, from b] to [")
+    }));
+    assert_eq!(assert_exactly_once(&[&a, &b, &c]), 2);
+}
+
+#[test]
+fn a_node_with_stdin_closed_or_null_stays_up_and_serves() {
+    // stdin at end from the start (/dev/null) and a pipe closed later.
+    let mut a = Rumor::start_with(
+        Command::new(binary())
+            .args(["--port", "0", "--period", "0.3"])
+            .stdin(Stdio::null()),
+        false,
+    );
+    let mut b = Rumor::start(&["--period", "0.3", "--connect", &a.addr.to_string()]);
+    drop(b.stdin.take());
+    assert!(a.wait_peers(T, &[&b]));
+    assert!(a.out.wait(T, |l| received_from(l, &b) >= 3));
+    assert!(b.out.wait(T, |l| received_from(l, &a) >= 3));
+    assert!(a.alive() && b.alive());
+    // Still accepting newcomers.
+    let c = Rumor::start(&["--period", "off", "--connect", &b.addr.to_string()]);
+    assert!(c.wait_peers(T, &[&a, &b]));
+}
+
+#[test]
+fn sigterm_and_sigint_say_goodbye_and_exit_zero() {
+    let (mut a, b, mut c) = three_peers();
+    assert!(c.wait_peers(T, &[&a, &b]));
+    c.signal(SIGTERM);
+    assert_eq!(c.wait_exit(T).map(|s| s.code()), Some(Some(0)));
+    let left = format!("Disconnected from the peer at {} (it left)", c.name());
+    assert!(a.wait_line(T, |l| l == left));
+    assert!(b.wait_line(T, |l| l == left));
+    a.signal(SIGINT);
+    assert_eq!(a.wait_exit(T).map(|s| s.code()), Some(Some(0)));
+    let left = format!("Disconnected from the peer at {} (it left)", a.name());
+    assert!(b.wait_line(T, |l| l == left));
+}
+
+#[test]
+fn ipv6_and_host_names() {
+    let a = Rumor::start(&["--bind", "::1", "--period", "0.2"]);
+    assert!(a.addr.is_ipv6());
+    let b = Rumor::start(&[
+        "--bind",
+        "::1",
+        "--period",
+        "0.2",
+        "--bootstrap",
+        &a.addr.to_string(),
+    ]);
+    assert!(b.wait_peers(T, &[&a]));
+    assert!(b.out.wait(T, |l| received_from(l, &a) >= 1));
+    let c = Rumor::start(&["--period", "off"]);
+    let d = Rumor::start(&[
+        "--period",
+        "off",
+        "--connect",
+        &format!("localhost:{}", c.addr.port()),
+    ]);
+    assert!(d.wait_peers(T, &[&c]));
+}
+
+fn run(args: &[&str]) -> (Option<i32>, String, String) {
+    let o = Command::new(binary())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout).into(),
+        String::from_utf8_lossy(&o.stderr).into(),
+    )
+}
+
+#[test]
+fn command_line_errors_are_one_line_with_the_right_exit_code() {
+    for args in [
+        &["--period", "0"][..],
+        &["--period", "nonsense"],
+        &["--period", "-3"],
+        &["--port", "70000"],
+        &["--port", "x"],
+        &["--bind", "not-an-ip"],
+        &["--connect", "127.0.0.1"],
+        &["--connect", "127.0.0.1:0"],
+        &["--connect", "no-such-host.invalid:80"],
+        &["--frobnicate"],
+    ] {
+        let (code, out, err) = run(args);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(out.is_empty());
+        assert!(err.starts_with("error: "), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let (code, out, _) = run(&["--help"]);
+    assert_eq!(code, Some(0));
+    for flag in [
+        "--port",
+        "--bind",
+        "--period",
+        "--connect",
+        "--bootstrap",
+        "Example",
+    ] {
+        assert!(out.contains(flag), "{flag} missing from --help");
+    }
+    let (code, out, _) = run(&["--version"]);
+    assert_eq!(code, Some(0));
+    assert!(out.starts_with("rumor "));
+}
+
+#[test]
+fn a_port_in_use_is_a_clear_error_and_exit_one() {
+    let a = Rumor::start(&["--period", "off"]);
+    let port = a.addr.port().to_string();
+    let (code, out, err) = run(&["--port", &port]);
+    assert_eq!(code, Some(1));
+    assert!(out.is_empty());
+    assert_eq!(
+        err.trim_end(),
+        format!("rumor: cannot listen on 127.0.0.1:{port}: address already in use")
+    );
+}
