@@ -192,6 +192,8 @@ struct Driver {
     shut_down: bool,
     allowance: usize,
     summary: Summary,
+    /// `RUMOR_FUZZ_TRACE` set: print every op and output to stderr.
+    trace: bool,
 }
 
 fn t0() -> Instant {
@@ -242,6 +244,7 @@ pub fn run(data: &[u8]) -> Summary {
         shut_down: false,
         allowance,
         summary: Summary::default(),
+        trace: std::env::var_os("RUMOR_FUZZ_TRACE").is_some(),
     };
     d.drain();
     d.check();
@@ -292,7 +295,13 @@ impl Driver {
     fn step(&mut self, c: &mut Cursor<'_>) {
         let now = self.now;
         let own_id = self.node.id();
-        match c.u8() % op::COUNT {
+        let code = c.u8() % op::COUNT;
+        if self.trace {
+            let t = now.saturating_duration_since(t0());
+            let next: Vec<u8> = c.data.iter().take(8).copied().collect();
+            eprintln!("[{t:?}] op {code} {next:02x?}");
+        }
+        match code {
             op::ACCEPT => {
                 let remote = remote(c.u8());
                 if let Some(id) = self.node.handle_accepted(remote, now) {
@@ -483,6 +492,9 @@ impl Driver {
         let mut closed: HashSet<ConnId> = HashSet::new();
         let mut dials = Vec::new();
         while let Some(out) = self.node.poll_output() {
+            if self.trace {
+                eprintln!("    {out:?}");
+            }
             match out {
                 Output::Send { conn, bytes } => {
                     assert!(!closed.contains(&conn), "Send to {conn:?} after its Close");
@@ -548,6 +560,14 @@ impl Driver {
     fn check(&mut self) {
         let cfg = &self.cfg;
         let node = &self.node;
+        if self.trace {
+            eprintln!(
+                "    peers {:?}, conns {}, known {}",
+                node.peer_addrs(),
+                node.conn_count(),
+                node.known_count()
+            );
+        }
         let peers = node.peer_count();
         self.summary.max_peers_seen = self.summary.max_peers_seen.max(peers);
         assert!(
