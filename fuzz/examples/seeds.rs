@@ -239,6 +239,22 @@ fn scripts() -> Vec<(&'static str, Vec<u8>, Check)> {
     s.time(0).time(0);
     v.push(("slow", s.bytes, |s| s.messages_sent >= 1));
 
+    // A long quiet connection: the peer sends keepalives, time goes by,
+    // writes are reported only now and then.
+    let mut s = Script::new(Header {
+        max_unsent: 100,
+        period: 3,
+        ..Header::default()
+    });
+    s.accept(0).hello(0, 10, 2);
+    for i in 0..30 {
+        s.keepalive(0).time(3);
+        if i % 10 == 9 {
+            s.written(0);
+        }
+    }
+    v.push(("idle", s.bytes, |s| s.max_peers_seen == 1 && s.frames_sent >= 10));
+
     // More peers and handshakes than the caps allow.
     let mut s = Script::new(Header {
         max_peers: 1,
