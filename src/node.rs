@@ -420,10 +420,10 @@ impl Node {
     pub fn handle_written(&mut self, conn: ConnId, n: usize) {
         let half = self.cfg.max_unsent / 2;
         let Some(c) = self.conn_mut(conn) else { return };
-        let was = c.unsent > half;
         c.unsent = c.unsent.saturating_sub(n);
-        if was && c.unsent <= half {
-            c.congested_since = None;
+        // Control frames can take the queue over half without marking it
+        // congested: only a marked queue is counted.
+        if c.unsent <= half && c.congested_since.take().is_some() {
             self.congested -= 1;
         }
     }
@@ -699,6 +699,12 @@ impl Node {
         } else {
             SocketAddr::new(remote.ip(), h.listen_port)
         };
+        if self.is_self_addr(listen) {
+            // Another node claims to listen on our own address: listing it
+            // would make us a peer of ourselves.
+            self.close(id, now, Why::SelfConnect);
+            return false;
+        }
         if let Some(&other) = self.peers.get(&h.node_id) {
             // Two connections between the same pair. Both ends keep the one
             // dialed by the smaller node id (the newer one if the same node
@@ -743,18 +749,18 @@ impl Node {
         c.peer_id = node_id;
         c.listen = Some(listen);
         c.name = quote(listen);
-        let outbound = c.outbound;
         self.peers.insert(node_id, id);
         let pos = self
             .active
             .partition_point(|&o| self.conn(o).and_then(|c| c.listen) < Some(listen));
         self.active.insert(pos, id);
         self.rebuild_names();
-        if !outbound && self.known.len() >= self.cfg.max_known && !self.known.contains_key(&listen)
-        {
+        // An outbound peer's address is known unless it was forgotten while
+        // the dial was under way: then it too must fit under the cap.
+        if self.known.len() >= self.cfg.max_known && !self.known.contains_key(&listen) {
             self.evict_known();
         }
-        if outbound || self.known.len() < self.cfg.max_known || self.known.contains_key(&listen) {
+        if self.known.len() < self.cfg.max_known || self.known.contains_key(&listen) {
             let k = self.known.entry(listen).or_default();
             k.node_id = Some(node_id);
             k.conn = Some(id);
@@ -895,7 +901,8 @@ impl Node {
 
     /// Whether a peer list entry may be dialed at all.
     fn acceptable(&self, e: &PeerEntry) -> bool {
-        let ip = e.addr.ip();
+        // An IPv4-mapped IPv6 address is its IPv4 address.
+        let ip = e.addr.ip().to_canonical();
         let bad_ip = ip.is_unspecified()
             || ip.is_multicast()
             || matches!(ip, IpAddr::V4(v4) if v4.is_broadcast());
@@ -903,6 +910,7 @@ impl Node {
             || e.addr.port() == 0
             || e.node_id == self.id
             || self.is_self_addr(e.addr)
+            || self.is_self_addr(SocketAddr::new(ip, e.addr.port()))
             || self.peers.contains_key(&e.node_id))
     }
 
@@ -1199,11 +1207,22 @@ impl Node {
         let a = self.tx.len();
         f.encode(&mut self.tx);
         let b = self.tx.len();
-        // Control frames are small and must not be lost to a full queue.
+        // Control frames are small and must not be lost to a full queue,
+        // but they count towards it: keepalives to a peer that never reads
+        // make it slow, as messages do, or they would pile up unbounded.
+        let half = self.cfg.max_unsent / 2;
         if let Some(c) = self.conn_mut(id) {
             c.unsent += b - a;
             c.last_tx = now;
+            let newly = c.unsent > half && c.congested_since.is_none();
+            if newly {
+                c.congested_since = Some(now);
+                self.congested += 1;
+            }
             self.queue.push_back(Pending::Send(id, a as u32, b as u32));
+            if newly {
+                self.arm(id, now);
+            }
         }
     }
 
