@@ -1,0 +1,302 @@
+//! The core driven by hand, one input at a time, to pin down single rules.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use rumor::node::{Closed, Config, ConnId, Node, Output};
+use rumor::wire::{self, Frame, GoodbyeReason, Hello, PeerEntry};
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+/// Everything the node wants done, as owned values.
+#[derive(Debug, PartialEq)]
+enum Out {
+    Send(ConnId, Vec<u8>),
+    Dial(ConnId, SocketAddr),
+    Close(ConnId),
+    Log(String),
+    Diag(String),
+}
+
+fn drain(n: &mut Node) -> Vec<Out> {
+    let mut v = Vec::new();
+    while let Some(o) = n.poll_output() {
+        v.push(match o {
+            Output::Send { conn, bytes } => Out::Send(conn, bytes.to_vec()),
+            Output::Dial { conn, addr } => Out::Dial(conn, addr),
+            Output::Close { conn } => Out::Close(conn),
+            Output::Log(l) => Out::Log(l.to_string()),
+            Output::Diag(l) => Out::Diag(l.to_string()),
+        });
+    }
+    v
+}
+
+fn frames(bytes: &[u8]) -> Vec<Frame<'_>> {
+    let mut out = Vec::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        match wire::decode(rest).unwrap() {
+            wire::Status::Complete((f, n)) => {
+                out.push(f);
+                rest = &rest[n..];
+            }
+            wire::Status::Partial => panic!("partial frame in output"),
+        }
+    }
+    out
+}
+
+fn hello(id: u64, port: u16) -> Frame<'static> {
+    Frame::Hello(Hello {
+        version: wire::VERSION,
+        flags: 0,
+        node_id: id,
+        listen_port: port,
+    })
+}
+
+/// A node at 127.0.0.1:7000 with one established inbound peer (id 5,
+/// listening on 7001). Returns the node, the peer's connection and t0.
+fn node_with_peer() -> (Node, ConnId, Instant) {
+    let t0 = Instant::now();
+    let mut cfg = Config::new(addr("127.0.0.1:7000"));
+    cfg.period = None;
+    let mut n = Node::new(cfg, 1, t0);
+    n.handle_start(t0);
+    let c = n.handle_accepted(addr("127.0.0.1:50000"), t0).unwrap();
+    assert!(n.handle_frame(c, hello(5, 7001), t0));
+    drain(&mut n);
+    assert_eq!(n.peer_addrs(), vec![addr("127.0.0.1:7001")]);
+    (n, c, t0)
+}
+
+#[test]
+fn accepted_peer_gets_hello_then_welcome_and_is_named_by_ip_and_hello_port() {
+    let t0 = Instant::now();
+    let mut n = Node::new(Config::new(addr("127.0.0.1:7000")), 1, t0);
+    n.handle_start(t0);
+    assert_eq!(
+        drain(&mut n),
+        vec![Out::Log(
+            "00:00:00 - My address is \"127.0.0.1:7000\"\n".into()
+        )]
+    );
+    let c = n.handle_accepted(addr("127.0.0.1:50000"), t0).unwrap();
+    let out = drain(&mut n);
+    let [Out::Send(to, bytes)] = &out[..] else {
+        panic!("{out:?}")
+    };
+    assert_eq!(*to, c);
+    assert!(matches!(
+        frames(bytes)[..],
+        [Frame::Hello(Hello {
+            listen_port: 7000,
+            ..
+        })]
+    ));
+    assert!(n.handle_frame(c, hello(5, 7001), t0));
+    let out = drain(&mut n);
+    assert_eq!(out.len(), 2, "{out:?}");
+    let Out::Send(_, bytes) = &out[0] else {
+        panic!()
+    };
+    assert_eq!(frames(bytes), vec![Frame::Peers(vec![])]);
+    assert_eq!(
+        out[1],
+        Out::Log("00:00:00 - Connected to the peer at \"127.0.0.1:7001\"\n".into())
+    );
+}
+
+#[test]
+fn a_peer_list_never_makes_the_node_dial_itself_or_bogus_addresses() {
+    let (mut n, c, t0) = node_with_peer();
+    let my_id = n.id();
+    let entry = |id: u64, a: &str| PeerEntry {
+        node_id: id,
+        addr: addr(a),
+    };
+    let list = vec![
+        entry(9, "127.0.0.1:7000"),     // our own address
+        entry(my_id, "127.0.0.1:7999"), // our own id
+        entry(9, "0.0.0.0:7002"),       // unspecified
+        entry(9, "[::]:7002"),
+        entry(9, "[::ffff:0.0.0.0]:7002"), // unspecified, IPv4-mapped
+        entry(9, "127.0.0.1:0"),           // port 0
+        entry(9, "224.0.0.1:7002"),        // multicast
+        entry(9, "[ff02::1]:7002"),
+        entry(9, "255.255.255.255:7002"), // broadcast
+        entry(5, "127.0.0.1:7001"),       // the peer we have
+        entry(8, "127.0.0.1:7003"),       // the one good entry
+        entry(8, "127.0.0.1:7003"),       // the same again
+    ];
+    assert!(n.handle_frame(c, Frame::Peers(list), t0));
+    let dials: Vec<SocketAddr> = drain(&mut n)
+        .into_iter()
+        .filter_map(|o| match o {
+            Out::Dial(_, a) => Some(a),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(dials, vec![addr("127.0.0.1:7003")]);
+}
+
+#[test]
+fn a_hello_with_our_own_id_is_a_self_connection_and_never_redialed() {
+    let t0 = Instant::now();
+    let mut cfg = Config::new(addr("0.0.0.0:7000"));
+    cfg.bootstrap = vec![addr("127.0.0.1:7000")]; // ourselves, by another name
+    let mut n = Node::new(cfg, 1, t0);
+    let my_id = n.id();
+    n.handle_start(t0);
+    let out = drain(&mut n);
+    let Some(Out::Dial(c, a)) = out.iter().find(|o| matches!(o, Out::Dial(..))) else {
+        panic!("{out:?}")
+    };
+    assert_eq!(*a, addr("127.0.0.1:7000"));
+    n.handle_connected(*c, t0);
+    assert!(!n.handle_frame(*c, hello(my_id, 7000), t0));
+    assert!(drain(&mut n).contains(&Out::Close(*c)));
+    assert!(n.is_self_addr(addr("127.0.0.1:7000")));
+    assert_eq!(n.peer_count(), 0);
+    // Time passes: nothing is dialed again.
+    for s in 1..60 {
+        n.handle_timeout(t0 + Duration::from_secs(s));
+        assert!(!drain(&mut n).iter().any(|o| matches!(o, Out::Dial(..))));
+    }
+}
+
+#[test]
+fn frames_out_of_order_close_only_that_connection() {
+    let (mut n, good, t0) = node_with_peer();
+    // A message before the hello.
+    let bad = n.handle_accepted(addr("127.0.0.1:50001"), t0).unwrap();
+    drain(&mut n);
+    let msg = Frame::Message {
+        id: 1,
+        ttl: 0,
+        payload: b"sneaky",
+    };
+    assert!(!n.handle_frame(bad, msg.clone(), t0));
+    let out = drain(&mut n);
+    assert!(out.contains(&Out::Close(bad)));
+    assert!(out.iter().any(|o| matches!(o, Out::Diag(d)
+        if d == "rumor: closed connection with 127.0.0.1:50001: protocol error: message before the handshake\n")));
+    assert!(
+        !out.iter()
+            .any(|o| matches!(o, Out::Log(l) if l.contains("sneaky")))
+    );
+    // A second hello from an established peer.
+    assert!(!n.handle_frame(good, hello(5, 7001), t0));
+    let out = drain(&mut n);
+    assert!(out.contains(&Out::Close(good)));
+    assert!(out.contains(&Out::Log(
+        "00:00:00 - Disconnected from the peer at \"127.0.0.1:7001\" (protocol error: hello after the handshake)\n".into()
+    )));
+    assert_eq!(n.conn_count(), 0);
+}
+
+#[test]
+fn a_protocol_error_reported_by_the_driver_names_the_peer_and_reason() {
+    let (mut n, c, t0) = node_with_peer();
+    n.handle_closed(c, Closed::Protocol(wire::DecodeError::UnknownType(99)), t0);
+    let out = drain(&mut n);
+    assert!(out.contains(&Out::Diag(
+        "rumor: closed connection to \"127.0.0.1:7001\": protocol error: unknown frame type 99\n".into()
+    )), "{out:?}");
+    assert_eq!(n.peer_count(), 0);
+}
+
+#[test]
+fn hours_keep_counting_past_a_day() {
+    let (mut n, c, t0) = node_with_peer();
+    let later = t0 + Duration::from_secs(25 * 3600 + 61);
+    let msg = Frame::Message {
+        id: 1,
+        ttl: 0,
+        payload: b"late",
+    };
+    assert!(n.handle_frame(c, msg, later));
+    assert_eq!(
+        drain(&mut n),
+        vec![Out::Log(
+            "25:01:01 - Received message [late] from \"127.0.0.1:7001\"\n".into()
+        )]
+    );
+}
+
+#[test]
+fn received_text_is_escaped_and_invalid_utf8_replaced() {
+    let (mut n, c, t0) = node_with_peer();
+    let payload = b"a\nb\x1b[2J\xff\xfe c";
+    assert!(n.handle_frame(
+        c,
+        Frame::Message {
+            id: 1,
+            ttl: 0,
+            payload
+        },
+        t0
+    ));
+    assert_eq!(
+        drain(&mut n),
+        vec![Out::Log("00:00:00 - Received message [a\\nb\\u{1b}[2J\u{fffd}\u{fffd} c] from \"127.0.0.1:7001\"\n".into())]
+    );
+}
+
+#[test]
+fn stdin_that_is_not_utf8_is_sent_with_replacement_characters() {
+    let (mut n, c, t0) = node_with_peer();
+    n.handle_stdin(b"caf\xe9\n", t0);
+    let out = drain(&mut n);
+    let Some(Out::Send(to, bytes)) = out.first() else {
+        panic!("{out:?}")
+    };
+    assert_eq!(*to, c);
+    let [Frame::Message { payload, .. }] = frames(bytes)[..] else {
+        panic!()
+    };
+    assert_eq!(payload, "caf\u{fffd}".as_bytes());
+}
+
+#[test]
+fn goodbye_ends_the_peer_without_a_redial() {
+    let (mut n, c, t0) = node_with_peer();
+    assert!(!n.handle_frame(c, Frame::Goodbye(GoodbyeReason::Shutdown), t0));
+    let out = drain(&mut n);
+    assert!(out.contains(&Out::Log(
+        "00:00:00 - Disconnected from the peer at \"127.0.0.1:7001\" (it left)\n".into()
+    )));
+    for s in 1..30 {
+        n.handle_timeout(t0 + Duration::from_secs(s));
+        assert!(!drain(&mut n).iter().any(|o| matches!(o, Out::Dial(..))));
+    }
+}
+
+#[test]
+fn a_silent_peer_is_dropped_and_redialed_with_growing_gaps() {
+    let (mut n, _c, t0) = node_with_peer();
+    let mut dials = Vec::new();
+    let mut t = t0;
+    let end = t0 + Duration::from_secs(30);
+    while let Some(next) = n.poll_timeout().filter(|&d| d <= end) {
+        t = next;
+        n.handle_timeout(t);
+        for o in drain(&mut n) {
+            if let Out::Dial(c, _) = o {
+                dials.push(t - t0);
+                let e = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+                n.handle_closed(c, Closed::Io(&e), t);
+                drain(&mut n);
+            }
+        }
+    }
+    assert!(t <= end);
+    // Dropped after 3 s of silence, then redialed with doubling gaps.
+    assert!(dials.len() >= 4, "{dials:?}");
+    assert!(dials[0] >= Duration::from_secs(3), "{dials:?}");
+    let gaps: Vec<Duration> = dials.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(gaps.windows(2).all(|g| g[1] >= g[0]), "{gaps:?}");
+}
