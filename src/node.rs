@@ -36,7 +36,8 @@ pub struct Config {
     /// Most established peers.
     pub max_peers: usize,
     /// Most connections still in their handshake; a new one over it closes
-    /// the oldest inbound one.
+    /// the oldest inbound one. Dials take at most half of these, so joins
+    /// always find room.
     pub max_pending: usize,
     /// Most remembered peer addresses.
     pub max_known: usize,
@@ -384,26 +385,45 @@ impl Node {
         if self.shutting_down {
             return None;
         }
-        if self.pending_count() >= self.cfg.max_pending {
-            // Make room by closing the oldest inbound handshake: honest peers
-            // finish theirs in a round trip, so only idle ones are old.
-            let oldest = self
-                .iter_conns()
-                .filter(|(_, c)| !c.outbound && c.state == State::Handshaking)
-                .min_by_key(|(_, c)| c.since)
-                .map(|(id, _)| id);
-            match oldest {
-                Some(id) => self.close(id, now, Why::Evicted),
-                None => return self.refuse(remote, now),
-            }
+        if self.pending_count() >= self.cfg.max_pending && !self.evict_handshake(now) {
+            return self.refuse(remote, now, false);
         }
         if self.n_conns >= self.conn_cap() {
-            return self.refuse(remote, now);
+            return self.refuse(remote, now, false);
         }
         let id = self.alloc(Conn::new(false, remote, State::Handshaking, now));
         self.send_hello(id, now);
         self.arm(id, now);
         Some(id)
+    }
+
+    /// Like [`Node::handle_accepted`], for a connection the driver could
+    /// only accept with its spare descriptor: the process has none left. The
+    /// oldest inbound handshake is closed to make room for it; if there is
+    /// none, it is refused (`None`) and the driver closes it at once.
+    pub fn handle_accepted_spare(&mut self, remote: SocketAddr, now: Instant) -> Option<ConnId> {
+        if self.shutting_down || !self.evict_handshake(now) {
+            return self.refuse(remote, now, true);
+        }
+        self.handle_accepted(remote, now)
+    }
+
+    /// Closes the oldest inbound connection still in its handshake, to make
+    /// room for a new one. Honest peers finish theirs in a round trip, so
+    /// only idle ones are old. False if there is none.
+    fn evict_handshake(&mut self, now: Instant) -> bool {
+        let oldest = self
+            .iter_conns()
+            .filter(|(_, c)| !c.outbound && c.state == State::Handshaking)
+            .min_by_key(|(_, c)| c.since)
+            .map(|(id, _)| id);
+        match oldest {
+            Some(id) => {
+                self.close(id, now, Why::Evicted);
+                true
+            }
+            None => false,
+        }
     }
 
     /// An outbound connection finished connecting.
@@ -614,6 +634,15 @@ impl Node {
         self.n_conns - self.active.len()
     }
 
+    /// Outbound connections not yet established.
+    fn dialing_count(&self) -> usize {
+        self.iter_conns()
+            .filter(|(_, c)| {
+                c.outbound && matches!(c.state, State::Connecting | State::Handshaking)
+            })
+            .count()
+    }
+
     fn alloc(&mut self, conn: Conn) -> ConnId {
         self.n_conns += 1;
         if let Some(i) = self.free.pop() {
@@ -647,17 +676,24 @@ impl Node {
         Some(c)
     }
 
-    fn refuse(&mut self, remote: SocketAddr, now: Instant) -> Option<ConnId> {
+    /// Turns an inbound connection away, noting it at most once a second.
+    fn refuse(&mut self, remote: SocketAddr, now: Instant, no_fds: bool) -> Option<ConnId> {
         self.stats.peers_refused += 1;
         let quiet = self
             .last_refusal_note
             .is_some_and(|t| now.saturating_duration_since(t) < Duration::from_secs(1));
         if !quiet {
             self.last_refusal_note = Some(now);
-            self.diag(format_args!(
-                "refusing connection from {remote}: at the limit of {} connections",
-                self.conn_cap()
-            ));
+            let cap = self.conn_cap();
+            if no_fds {
+                self.diag(format_args!(
+                    "refusing connection from {remote}: out of file descriptors"
+                ));
+            } else {
+                self.diag(format_args!(
+                    "refusing connection from {remote}: at the limit of {cap} connections"
+                ));
+            }
         }
         None
     }
@@ -684,7 +720,9 @@ impl Node {
             // We dialed ourselves (our own address came back under another
             // name). Remember the address and never dial it again.
             if outbound {
-                self.self_addrs.insert(remote);
+                if self.self_addrs.len() < self.cfg.max_known {
+                    self.self_addrs.insert(remote);
+                }
                 self.known.remove(&remote);
             }
             self.close(id, now, Why::SelfConnect);
@@ -925,6 +963,16 @@ impl Node {
             return;
         }
         if self.n_conns >= self.conn_cap() || self.active.len() >= self.cfg.max_peers {
+            return;
+        }
+        if self.dialing_count() >= (self.cfg.max_pending / 2).max(1) {
+            // Half the handshake slots stay free for inbound joins: a peer
+            // list full of dead ends must not lock newcomers out. Try later.
+            let at = now + self.cfg.redial_min;
+            if let Some(k) = self.known.get_mut(&addr) {
+                k.retry_at = Some(at);
+            }
+            self.wheel.insert(at, Timer::Dial(addr));
             return;
         }
         let id = self.alloc(Conn::new(true, addr, State::Connecting, now));

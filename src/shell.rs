@@ -43,6 +43,11 @@ const ACCEPT_BUDGET: usize = 64;
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 /// How long a closed connection may take to flush its last bytes.
 const LINGER: Duration = Duration::from_secs(2);
+/// Most closed connections flushing at once.
+const LINGER_MAX: usize = 64;
+/// Most bytes a closed connection may still have to flush; one with more
+/// (a peer that stopped reading) is dropped at once.
+const LINGER_BYTES: usize = 64 * 1024;
 /// Descriptors kept free for stdin, stdout, stderr, epoll, signals, dials.
 const FD_RESERVE: usize = 16;
 
@@ -91,6 +96,9 @@ pub struct Shell {
     listener: TcpListener,
     listener_ready: bool,
     accept_paused_until: Option<Instant>,
+    /// A descriptor held in reserve, given up to accept a connection when
+    /// the process has no other left.
+    spare: Option<File>,
     node: Node,
     conns: Vec<Option<IoConn>>,
     dirty: Vec<usize>,
@@ -136,6 +144,7 @@ pub fn run(mut cfg: Config, seed: u64) -> io::Result<Exit> {
         listener,
         listener_ready: true,
         accept_paused_until: None,
+        spare: spare_fd(),
         node,
         conns: Vec::new(),
         dirty: Vec::new(),
@@ -186,6 +195,10 @@ fn fd_limit() -> usize {
         return 1024;
     }
     usize::try_from(r.rlim_cur).unwrap_or(usize::MAX)
+}
+
+fn spare_fd() -> Option<File> {
+    File::open("/dev/null").ok()
 }
 
 fn stdin_file() -> ManuallyDrop<File> {
@@ -361,31 +374,42 @@ impl Shell {
     }
 
     fn accept(&mut self, now: Instant) {
+        if self.spare.is_none() {
+            self.spare = spare_fd();
+        }
         for _ in 0..ACCEPT_BUDGET {
             match self.listener.accept() {
-                Ok((mut stream, remote)) => {
-                    let Some(id) = self.node.handle_accepted(remote, now) else {
-                        self.drain();
-                        continue; // refused: dropping the stream closes it
-                    };
-                    let _ = stream.set_nodelay(true);
-                    let reg = self.poll.registry().register(
-                        &mut stream,
-                        token(id),
-                        Interest::READABLE | Interest::WRITABLE,
-                    );
-                    if let Err(e) = reg {
-                        self.node.handle_closed(id, Closed::Io(&e), now);
-                    } else {
-                        self.put(IoConn::new(id, stream, false));
-                    }
-                    self.drain();
+                Ok((stream, remote)) => {
+                    let id = self.node.handle_accepted(remote, now);
+                    self.admit(stream, id, now);
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
                     self.listener_ready = false;
                     return;
                 }
                 Err(e) if out_of_descriptors(&e) => {
+                    // Accept with the spare descriptor, so the connection is
+                    // decided on (room made for it, or refused) instead of
+                    // left hanging; then take the spare back.
+                    if self.spare.take().is_some() {
+                        let r = match self.listener.accept() {
+                            Ok((stream, remote)) => {
+                                let id = self.node.handle_accepted_spare(remote, now);
+                                self.admit(stream, id, now);
+                                Ok(())
+                            }
+                            Err(e) => Err(e),
+                        };
+                        self.spare = spare_fd();
+                        match r {
+                            Ok(()) if self.spare.is_some() => continue,
+                            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                                self.listener_ready = false;
+                                return;
+                            }
+                            _ => {}
+                        }
+                    }
                     // Accepting again at once would fail again at once: wait.
                     if self.accept_paused_until.is_none() {
                         eprintln!(
@@ -401,6 +425,25 @@ impl Shell {
                 Err(_) => continue,
             }
         }
+    }
+
+    /// Registers an accepted socket the core gave `id`; with no id (refused)
+    /// dropping the stream closes it.
+    fn admit(&mut self, mut stream: TcpStream, id: Option<ConnId>, now: Instant) {
+        if let Some(id) = id {
+            let _ = stream.set_nodelay(true);
+            let reg = self.poll.registry().register(
+                &mut stream,
+                token(id),
+                Interest::READABLE | Interest::WRITABLE,
+            );
+            if let Err(e) = reg {
+                self.node.handle_closed(id, Closed::Io(&e), now);
+            } else {
+                self.put(IoConn::new(id, stream, false));
+            }
+        }
+        self.drain();
     }
 
     fn put(&mut self, c: IoConn) {
@@ -578,7 +621,7 @@ impl Shell {
         if write_some(&mut c.stream, &mut c.out).is_err() || c.out.is_empty() {
             return;
         }
-        if self.lingering.len() < 64 {
+        if self.lingering.len() < LINGER_MAX && c.out.len() <= LINGER_BYTES {
             self.lingering.push(Lingering {
                 stream: c.stream,
                 out: c.out,

@@ -241,8 +241,21 @@ pub const SIGCONT: i32 = libc::SIGCONT;
 /// its `Sending` (waiting up to 3 s for senders' lines to be read). Returns
 /// how many deliveries it checked.
 pub fn assert_exactly_once(nodes: &[&Rumor]) -> usize {
+    exactly_once(nodes, false)
+}
+
+/// Like [`assert_exactly_once`], but only over messages between `nodes`:
+/// what they send to or receive from anyone else (a test's raw peer) is
+/// left out.
+pub fn assert_exactly_once_among(nodes: &[&Rumor]) -> usize {
+    exactly_once(nodes, true)
+}
+
+fn exactly_once(nodes: &[&Rumor], members_only: bool) -> usize {
     use std::collections::HashMap;
     type Key = (String, String, String);
+    let names: Vec<String> = nodes.iter().map(|n| n.name()).collect();
+    let counted = |k: &Key| !members_only || (names.contains(&k.0) && names.contains(&k.1));
     let tally = |sends: bool, recvs: bool| {
         let mut m: HashMap<Key, i64> = HashMap::new();
         for n in nodes {
@@ -259,13 +272,14 @@ pub fn assert_exactly_once(nodes: &[&Rumor]) -> usize {
                             *m.entry((me.clone(), p.into(), text.into())).or_default() += 1;
                         }
                     }
-                } else if let Some(rest) = b.strip_prefix("Received message [").filter(|_| recvs) {
-                    if let Some((text, from)) = rest.rsplit_once("] from ") {
-                        *m.entry((from.into(), me.clone(), text.into())).or_default() += 1;
-                    }
+                } else if let Some(rest) = b.strip_prefix("Received message [").filter(|_| recvs)
+                    && let Some((text, from)) = rest.rsplit_once("] from ")
+                {
+                    *m.entry((from.into(), me.clone(), text.into())).or_default() += 1;
                 }
             }
         }
+        m.retain(|k, _| counted(k));
         m
     };
     let promised = tally(true, false);
@@ -298,5 +312,93 @@ pub fn assert_exactly_once(nodes: &[&Rumor]) -> usize {
             "received more than sent: {extra:?}"
         );
         thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A hand-driven peer speaking the wire format over a blocking socket, for
+/// tests that misbehave on purpose.
+pub struct RawPeer {
+    pub stream: std::net::TcpStream,
+    pub node_id: u64,
+    /// The node's hello.
+    pub hello: rumor::wire::Hello,
+    /// The node's welcome list.
+    pub peers: Vec<rumor::wire::PeerEntry>,
+}
+
+impl RawPeer {
+    /// Connects to `node`, says hello as `node_id` listening on
+    /// `listen_port`, and reads the node's hello and welcome list.
+    pub fn join(node: SocketAddr, node_id: u64, listen_port: u16) -> RawPeer {
+        use rumor::wire::{Frame, Hello, VERSION};
+        let mut stream = std::net::TcpStream::connect(node).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut buf = Vec::new();
+        Frame::Hello(Hello {
+            version: VERSION,
+            flags: 0,
+            node_id,
+            listen_port,
+        })
+        .encode(&mut buf);
+        stream.write_all(&buf).unwrap();
+        let mut hello = None;
+        let mut peers = None;
+        let mut reader = rumor::wire::FrameReader::new();
+        let mut chunk = [0u8; 4096];
+        while peers.is_none() {
+            let n = std::io::Read::read(&mut stream, &mut chunk).expect("read handshake");
+            assert!(n > 0, "node closed the connection during the handshake");
+            reader
+                .feed(&chunk[..n], |f| {
+                    match f {
+                        Frame::Hello(h) => hello = Some(h),
+                        Frame::Peers(p) if peers.is_none() => peers = Some(p),
+                        _ => {}
+                    }
+                    true
+                })
+                .expect("valid frames from the node");
+        }
+        RawPeer {
+            stream,
+            node_id,
+            hello: hello.expect("hello before the peer list"),
+            peers: peers.unwrap(),
+        }
+    }
+
+    /// Sends one frame.
+    pub fn send(&mut self, frame: &rumor::wire::Frame<'_>) -> std::io::Result<()> {
+        let mut buf = Vec::new();
+        frame.encode(&mut buf);
+        self.stream.write_all(&buf)
+    }
+}
+
+/// Waits until the other end closes `stream` (EOF or reset), reading and
+/// discarding what comes, for at most `limit`. True if it closed.
+pub fn wait_closed(stream: &mut std::net::TcpStream, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    let mut buf = [0u8; 4096];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        stream.set_read_timeout(Some(left)).unwrap();
+        match std::io::Read::read(stream, &mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return true,
+        }
     }
 }
