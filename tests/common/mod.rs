@@ -259,10 +259,10 @@ pub fn assert_exactly_once(nodes: &[&Rumor]) -> usize {
                             *m.entry((me.clone(), p.into(), text.into())).or_default() += 1;
                         }
                     }
-                } else if let Some(rest) = b.strip_prefix("Received message [").filter(|_| recvs) {
-                    if let Some((text, from)) = rest.rsplit_once("] from ") {
-                        *m.entry((from.into(), me.clone(), text.into())).or_default() += 1;
-                    }
+                } else if let Some(rest) = b.strip_prefix("Received message [").filter(|_| recvs)
+                    && let Some((text, from)) = rest.rsplit_once("] from ")
+                {
+                    *m.entry((from.into(), me.clone(), text.into())).or_default() += 1;
                 }
             }
         }
