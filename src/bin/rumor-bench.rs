@@ -793,9 +793,22 @@ fn memory(env: &Env, o: &Opts, rows: &mut Vec<Row>) {
             }
             thread::sleep(Duration::from_millis(1500));
             let r2 = a.rss_kib().unwrap_or(f64::NAN);
-            connect(many - 2)?;
-            if !a.wait_peers(many, Duration::from_secs(30)) {
-                return Err(io::Error::other(format!("{many} peers did not connect")));
+            // In batches: a node keeps at most 64 connections in their
+            // handshake and evicts the oldest beyond that.
+            let mut have = 2;
+            while have < many {
+                let k = (many - have).min(32);
+                connect(k)?;
+                have += k;
+                if !a.wait_peers(have, Duration::from_secs(10)) {
+                    break;
+                }
+            }
+            if !a.wait_peers(many, Duration::from_secs(10)) {
+                return Err(io::Error::other(format!(
+                    "{many} peers did not connect (the node has {})",
+                    a.peers()
+                )));
             }
             thread::sleep(Duration::from_millis(1500));
             let r200 = a.rss_kib().unwrap_or(f64::NAN);
