@@ -790,7 +790,7 @@ impl Node {
         let b = self.tx.len();
         let targets: Vec<ConnId> = self.active.iter().copied().filter(|&o| o != id).collect();
         for o in targets {
-            self.enqueue(o, a, b, now);
+            self.enqueue(o, a, b, now, false);
         }
         match &mut self.join {
             Some(j) => {
@@ -1086,7 +1086,7 @@ impl Node {
         let b = WORDS_B[self.rng.usize(..WORDS_B.len())];
         let n = self.rng.u32(100..1000);
         let msg = format!("{a} {b} {n}");
-        self.broadcast(msg.as_bytes(), now);
+        self.broadcast(msg.as_bytes(), now, false);
     }
 
     // ---- stdin and broadcast ------------------------------------------
@@ -1122,17 +1122,19 @@ impl Node {
         // The documented rule: stdin that is not UTF-8 is sent with each bad
         // sequence replaced by U+FFFD.
         match std::str::from_utf8(line) {
-            Ok(text) => self.broadcast(text.as_bytes(), now),
+            Ok(text) => self.broadcast(text.as_bytes(), now, true),
             Err(_) => {
                 let text = String::from_utf8_lossy(line).into_owned();
-                self.broadcast(text.as_bytes(), now);
+                self.broadcast(text.as_bytes(), now, true);
             }
         }
     }
 
     /// Sends `payload` to every established peer with room for it, and logs
-    /// exactly the peers it went to.
-    fn broadcast(&mut self, payload: &[u8], now: Instant) {
+    /// exactly the peers it went to. `stdin` lines may fill a queue to
+    /// `max_unsent`, not just half: the driver stops reading stdin at half,
+    /// so the rest of the chunk it already read waits instead of being lost.
+    fn broadcast(&mut self, payload: &[u8], now: Instant, stdin: bool) {
         let id = self.rng.u64(..);
         let a = self.tx.len();
         wire::encode_message(&mut self.tx, id, 0, payload);
@@ -1142,7 +1144,7 @@ impl Node {
         mask.clear();
         for i in 0..self.active.len() {
             let c = self.active[i];
-            let sent = self.enqueue(c, a, b, now);
+            let sent = self.enqueue(c, a, b, now, stdin);
             mask.push(sent);
             if sent {
                 self.stats.messages_sent += 1;
@@ -1178,13 +1180,14 @@ impl Node {
     }
 
     /// Queues `tx[a..b]` on `id` if its queue has room; false if not.
-    fn enqueue(&mut self, id: ConnId, a: usize, b: usize, now: Instant) -> bool {
+    fn enqueue(&mut self, id: ConnId, a: usize, b: usize, now: Instant, stdin: bool) -> bool {
         let cap = self.cfg.max_unsent;
+        let soft = if stdin { cap } else { cap / 2 };
         let len = b - a;
         let Some(c) = self.conn_mut(id) else {
             return false;
         };
-        if c.congested_since.is_some() && c.unsent + len > cap / 2 || c.unsent + len > cap {
+        if c.congested_since.is_some() && c.unsent + len > soft || c.unsent + len > cap {
             c.dropped += 1;
             return false;
         }
