@@ -108,9 +108,10 @@ impl<T> Wheel<T> {
             }
             if entries.is_empty() {
                 self.occupied[slot / 64] &= !(1 << (slot % 64));
-                if entries.capacity() > 16 {
-                    *entries = Vec::new();
-                }
+                // Give the slot's memory back: timers wander over every
+                // slot in time, and kept capacity would add up to the
+                // whole wheel's worth on an idle node.
+                *entries = Vec::new();
             }
             tick += 1;
         }
