@@ -338,8 +338,10 @@ impl Node {
 
     /// Whether the driver should read more of stdin: false while a peer's
     /// queue is over half full, so a fast stdin waits instead of losing lines.
+    /// Nor while a node started with bootstrap peers is still joining, so
+    /// lines piped in at start wait for the peers instead of going nowhere.
     pub fn wants_stdin(&self) -> bool {
-        self.congested == 0 && !self.shutting_down
+        self.congested == 0 && !self.shutting_down && self.join.is_none()
     }
 
     /// Whether any listed address is one of this node's own.
@@ -502,7 +504,7 @@ impl Node {
     pub fn handle_closed(&mut self, conn: ConnId, why: Closed<'_>, now: Instant) {
         let why = match why {
             Closed::Eof => Why::Eof,
-            Closed::Io(e) => Why::Io(e.to_string()),
+            Closed::Io(e) => Why::Io(describe(e)),
             Closed::Protocol(e) => Why::Protocol(e),
         };
         self.drop_conn(conn, now, why);
@@ -1029,9 +1031,11 @@ impl Node {
         let delay = base / 2 + base.mul_f64(self.rng.f64() / 2.0);
         let at = now + delay;
         k.retry_at = Some(at);
-        let bootstrap = k.bootstrap;
+        let (bootstrap, first) = (k.bootstrap, k.failures == 1);
         self.wheel.insert(at, Timer::Dial(addr));
-        if bootstrap || matches!(why, Why::Io(_)) {
+        // A bootstrap is worth a line per try; any other address one line,
+        // so a list of dead ends cannot flood stderr.
+        if bootstrap || (first && matches!(why, Why::Io(_))) {
             self.diag(format_args!(
                 "cannot reach {addr} ({}); retrying in {}ms",
                 why.text(),
@@ -1577,6 +1581,26 @@ mod scan_tests {
                 v.iter().all(|&b| (0x20..0x7f).contains(&b)),
                 "{v:?}"
             );
+        }
+    }
+}
+
+/// A lowercase description of an error, without "(os error N)".
+pub fn describe(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => "address already in use".into(),
+        std::io::ErrorKind::AddrNotAvailable => "address not available on this machine".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        std::io::ErrorKind::ConnectionRefused => "connection refused".into(),
+        std::io::ErrorKind::ConnectionReset => "connection reset".into(),
+        std::io::ErrorKind::TimedOut => "timed out".into(),
+        _ => {
+            let s = e.to_string();
+            let s = s.split(" (os error").next().unwrap_or(&s);
+            let mut c = s.chars();
+            c.next()
+                .map(|f| f.to_lowercase().chain(c).collect())
+                .unwrap_or_default()
         }
     }
 }

@@ -28,7 +28,7 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use signal_hook_mio::v1_0::Signals;
 
-use crate::node::{Closed, Config, ConnId, Node, Output};
+use crate::node::{Closed, Config, ConnId, Node, Output, describe};
 use crate::wire::FrameReader;
 
 const LISTENER: Token = Token(usize::MAX);
@@ -163,26 +163,6 @@ pub fn run(mut cfg: Config, seed: u64) -> io::Result<Exit> {
     let r = shell.run_loop();
     shell.restore_stdin();
     r
-}
-
-/// A lowercase description of an error, without "(os error N)".
-pub fn describe(e: &io::Error) -> String {
-    match e.kind() {
-        ErrorKind::AddrInUse => "address already in use".into(),
-        ErrorKind::AddrNotAvailable => "address not available on this machine".into(),
-        ErrorKind::PermissionDenied => "permission denied".into(),
-        ErrorKind::ConnectionRefused => "connection refused".into(),
-        ErrorKind::ConnectionReset => "connection reset".into(),
-        ErrorKind::TimedOut => "timed out".into(),
-        _ => {
-            let s = e.to_string();
-            let s = s.split(" (os error").next().unwrap_or(&s);
-            let mut c = s.chars();
-            c.next()
-                .map(|f| f.to_lowercase().chain(c).collect())
-                .unwrap_or_default()
-        }
-    }
 }
 
 fn fd_limit() -> usize {

@@ -259,3 +259,35 @@ fn a_port_in_use_is_a_clear_error_and_exit_one() {
         format!("rumor: cannot listen on 127.0.0.1:{port}: address already in use")
     );
 }
+
+#[test]
+fn lines_typed_while_still_joining_wait_for_the_peers() {
+    // A free port with nobody on it yet: the bootstrap starts later.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let boot = format!("127.0.0.1:{port}");
+    let mut b = Rumor::start(&["--period", "off", "--connect", &boot]);
+    b.type_line("typed before anyone was there");
+    assert!(
+        b.err
+            .wait(T, |l| l.iter().any(|l| l.contains("cannot reach")))
+    );
+    let a = Rumor::start_with(
+        Command::new(binary()).args(["--port", &port.to_string(), "--period", "off"]),
+        true,
+    );
+    let want = format!(
+        "Received message [typed before anyone was there] from {}",
+        b.name()
+    );
+    assert!(
+        a.wait_line(T, |l| l == want),
+        "{:?} {:?}",
+        a.out.snapshot(),
+        b.err.snapshot()
+    );
+    assert!(!b.err.snapshot().iter().any(|l| l.contains("not sent")));
+}
