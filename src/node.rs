@@ -1552,6 +1552,26 @@ fn printable_ascii(bytes: &[u8]) -> bool {
     tail.iter().all(|&b| (0x20..0x7f).contains(&b))
 }
 
+/// A lowercase description of an error, without "(os error N)".
+pub fn describe(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => "address already in use".into(),
+        std::io::ErrorKind::AddrNotAvailable => "address not available on this machine".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        std::io::ErrorKind::ConnectionRefused => "connection refused".into(),
+        std::io::ErrorKind::ConnectionReset => "connection reset".into(),
+        std::io::ErrorKind::TimedOut => "timed out".into(),
+        _ => {
+            let s = e.to_string();
+            let s = s.split(" (os error").next().unwrap_or(&s);
+            let mut c = s.chars();
+            c.next()
+                .map(|f| f.to_lowercase().chain(c).collect())
+                .unwrap_or_default()
+        }
+    }
+}
+
 #[cfg(test)]
 mod scan_tests {
     use super::*;
@@ -1581,26 +1601,6 @@ mod scan_tests {
                 v.iter().all(|&b| (0x20..0x7f).contains(&b)),
                 "{v:?}"
             );
-        }
-    }
-}
-
-/// A lowercase description of an error, without "(os error N)".
-pub fn describe(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::AddrInUse => "address already in use".into(),
-        std::io::ErrorKind::AddrNotAvailable => "address not available on this machine".into(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
-        std::io::ErrorKind::ConnectionRefused => "connection refused".into(),
-        std::io::ErrorKind::ConnectionReset => "connection reset".into(),
-        std::io::ErrorKind::TimedOut => "timed out".into(),
-        _ => {
-            let s = e.to_string();
-            let s = s.split(" (os error").next().unwrap_or(&s);
-            let mut c = s.chars();
-            c.next()
-                .map(|f| f.to_lowercase().chain(c).collect())
-                .unwrap_or_default()
         }
     }
 }
