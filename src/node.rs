@@ -148,6 +148,10 @@ struct Conn {
     /// `"ip:port"` with the quotes, as printed.
     name: String,
     got_peer_list: bool,
+    /// Made because a peer list named the address (ours or, by its hello
+    /// flag, theirs): the mesh knows this peer already, so it is not
+    /// announced.
+    listed: bool,
     last_rx: Instant,
     last_tx: Instant,
     unsent: usize,
@@ -172,6 +176,8 @@ struct Known {
     /// Worth dialing again when a dial fails: it was a peer, or we were told
     /// of it.
     wanted: bool,
+    /// Learned from a peer list and not yet connected.
+    listed: bool,
     failures: u32,
     retry_at: Option<Instant>,
 }
@@ -245,6 +251,9 @@ pub struct Node {
     stats: Stats,
     period_at: Option<Instant>,
     sent_mask: Vec<bool>,
+    /// Addresses waiting for a free dial slot, oldest first (at most
+    /// `max_known`).
+    dial_queue: VecDeque<SocketAddr>,
 }
 
 const WORDS_A: &[&str] = &[
@@ -293,6 +302,7 @@ impl Node {
             stats: Stats::default(),
             period_at: None,
             sent_mask: Vec::new(),
+            dial_queue: VecDeque::new(),
         }
     }
 
@@ -705,7 +715,11 @@ impl Node {
     fn send_hello(&mut self, id: ConnId, now: Instant) {
         let hello = Frame::Hello(Hello {
             version: wire::VERSION,
-            flags: 0,
+            flags: if self.conn(id).is_some_and(|c| c.outbound && c.listed) {
+                wire::FLAG_LISTED
+            } else {
+                0
+            },
             node_id: self.id,
             listen_port: self.cfg.listen.port(),
         });
@@ -716,8 +730,13 @@ impl Node {
     }
 
     fn on_hello(&mut self, id: ConnId, h: Hello, now: Instant) -> bool {
-        let Some(c) = self.conn(id) else { return false };
+        let Some(c) = self.conn_mut(id) else {
+            return false;
+        };
         let (outbound, remote) = (c.outbound, c.remote);
+        if !outbound && h.flags & wire::FLAG_LISTED != 0 {
+            c.listed = true;
+        }
         if h.node_id == self.id {
             // We dialed ourselves (our own address came back under another
             // name). Remember the address and never dial it again.
@@ -784,6 +803,7 @@ impl Node {
         new: bool,
     ) {
         let Some(c) = self.conn_mut(id) else { return };
+        let outbound_done = c.outbound && c.state == State::Handshaking;
         c.state = State::Active;
         c.since = now;
         c.peer_id = node_id;
@@ -807,8 +827,14 @@ impl Node {
             k.failures = 0;
             k.retry_at = None;
             k.wanted = true;
+            // If this peer is lost and redialed, the mesh may have lost it
+            // too: that reconnection is announced.
+            k.listed = false;
         }
         self.arm(id, now);
+        if outbound_done {
+            self.dial_next(now);
+        }
         if !new {
             return;
         }
@@ -834,7 +860,14 @@ impl Node {
         let a = self.tx.len();
         wire::encode_peers(&mut self.tx, &me);
         let b = self.tx.len();
-        let targets: Vec<ConnId> = self.active.iter().copied().filter(|&o| o != id).collect();
+        // A peer reached through a peer list is known to the mesh already;
+        // announcing it again would cost every member a frame per join.
+        let listed = self.conn(id).is_some_and(|c| c.listed);
+        let targets: Vec<ConnId> = if listed {
+            Vec::new()
+        } else {
+            self.active.iter().copied().filter(|&o| o != id).collect()
+        };
         for o in targets {
             self.enqueue(o, a, b, now, false);
         }
@@ -916,6 +949,7 @@ impl Node {
             };
             k.node_id = Some(e.node_id);
             k.wanted = true;
+            k.listed = true;
             if welcome {
                 if from_bootstrap && let Some(j) = &mut self.join {
                     j.awaiting.insert(e.addr);
@@ -969,21 +1003,42 @@ impl Node {
         }
         if self.dialing_count() >= (self.cfg.max_pending / 2).max(1) {
             // Half the handshake slots stay free for inbound joins: a peer
-            // list full of dead ends must not lock newcomers out. Try later.
+            // list full of dead ends must not lock newcomers out. It is
+            // dialed when a slot frees, or by the timer as a fallback.
             let at = now + self.cfg.redial_min;
             if let Some(k) = self.known.get_mut(&addr) {
                 k.retry_at = Some(at);
             }
             self.wheel.insert(at, Timer::Dial(addr));
+            if self.dial_queue.len() < self.cfg.max_known && !self.dial_queue.contains(&addr) {
+                self.dial_queue.push_back(addr);
+            }
             return;
         }
-        let id = self.alloc(Conn::new(true, addr, State::Connecting, now));
+        let listed = self.known.get(&addr).is_some_and(|k| k.listed);
+        let mut conn = Conn::new(true, addr, State::Connecting, now);
+        conn.listed = listed;
+        let id = self.alloc(conn);
         if let Some(k) = self.known.get_mut(&addr) {
             k.conn = Some(id);
             k.retry_at = None;
         }
         self.queue.push_back(Pending::Dial(id, addr));
         self.arm(id, now);
+    }
+
+    /// A dial slot freed: dial the oldest address still waiting for one.
+    fn dial_next(&mut self, now: Instant) {
+        while let Some(addr) = self.dial_queue.pop_front() {
+            let waiting = self
+                .known
+                .get(&addr)
+                .is_some_and(|k| k.conn.is_none() && k.retry_at.is_some());
+            if waiting {
+                self.dial(addr, now);
+                return;
+            }
+        }
     }
 
     fn on_dial_timer(&mut self, addr: SocketAddr, now: Instant) {
@@ -1380,6 +1435,9 @@ impl Node {
                 self.wheel.insert(at, Timer::Dial(a));
             }
         }
+        if outbound && matches!(state, State::Connecting | State::Handshaking) {
+            self.dial_next(now);
+        }
         true
     }
 
@@ -1431,6 +1489,7 @@ impl Conn {
             listen: None,
             name: String::new(),
             got_peer_list: false,
+            listed: false,
             last_rx: now,
             last_tx: now,
             unsent: 0,

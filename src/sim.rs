@@ -53,6 +53,8 @@ pub struct Sim {
     pub now: Instant,
     pub nodes: Vec<SimNode>,
     pub latency: Duration,
+    /// Batches of bytes delivered so far (one per `Send`).
+    pub deliveries: u64,
     links: HashMap<(usize, ConnId), (usize, ConnId)>,
     events: BinaryHeap<Reverse<(Instant, u64, usize)>>,
     pending: HashMap<usize, Event>,
@@ -66,6 +68,7 @@ impl Sim {
             now: Instant::now(),
             nodes: Vec::new(),
             latency: Duration::from_micros(200),
+            deliveries: 0,
             links: HashMap::new(),
             events: BinaryHeap::new(),
             pending: HashMap::new(),
@@ -270,6 +273,7 @@ impl Sim {
                 self.flush(from);
             }
             Event::Deliver { to, conn, bytes } => {
+                self.deliveries += 1;
                 if !self.nodes[to].up {
                     return;
                 }
@@ -334,6 +338,14 @@ impl Sim {
     /// Whether every live node is connected to every other live node.
     pub fn full_mesh(&self) -> bool {
         let live: Vec<SocketAddr> = self.nodes.iter().filter(|n| n.up).map(|n| n.addr).collect();
+        // Cheap first: every live node must have the right number of peers.
+        if self
+            .nodes
+            .iter()
+            .any(|n| n.up && n.node.peer_count() + 1 != live.len())
+        {
+            return false;
+        }
         self.nodes.iter().filter(|n| n.up).all(|n| {
             let mut want: Vec<SocketAddr> = live.iter().copied().filter(|&a| a != n.addr).collect();
             want.sort();

@@ -22,6 +22,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 pub const MAGIC: [u8; 4] = *b"RUMR";
 /// The protocol version this build speaks.
 pub const VERSION: u8 = 1;
+/// Hello flag: the sender dialed because a peer list named the receiver,
+/// so the mesh already knows both and neither need announce the other.
+pub const FLAG_LISTED: u8 = 0x01;
 /// Largest message payload, in bytes.
 pub const MAX_PAYLOAD: usize = 64 * 1024;
 /// Bytes of a message frame beyond its payload: length, type, id, ttl.
