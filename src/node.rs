@@ -46,6 +46,10 @@ pub struct Config {
     /// Most bytes queued for one peer; a message that would go over it is
     /// not sent to that peer (and counted).
     pub max_unsent: usize,
+    /// Most bytes queued for all peers together. Over it, a peer with
+    /// anything still queued gets no new message, and stdin waits while the
+    /// total is over half of it: many slow peers cannot add up to more.
+    pub max_unsent_total: usize,
     /// A peer whose queue stays over half of `max_unsent` this long is
     /// disconnected as too slow.
     pub slow_timeout: Duration,
@@ -74,6 +78,7 @@ impl Config {
             max_known: 1024,
             max_list_take: 1024,
             max_unsent: 4 << 20,
+            max_unsent_total: 64 << 20,
             slow_timeout: Duration::from_secs(5),
             redial_min: Duration::from_millis(250),
             redial_max: Duration::from_secs(10),
@@ -232,6 +237,8 @@ pub struct Node {
     active: Vec<ConnId>,
     /// The printed list of `active`, rebuilt when it changes.
     active_names: String,
+    /// Bytes queued for all connections together.
+    unsent_total: usize,
     /// Peers whose queue is over half of `max_unsent`.
     congested: usize,
     known: HashMap<SocketAddr, Known>,
@@ -284,6 +291,7 @@ impl Node {
             peers: HashMap::new(),
             active: Vec::new(),
             active_names: "[]".to_string(),
+            unsent_total: 0,
             congested: 0,
             known: HashMap::new(),
             self_addrs: HashSet::new(),
@@ -341,6 +349,11 @@ impl Node {
         self.known.len()
     }
 
+    /// Bytes queued for all connections together.
+    pub fn unsent_total(&self) -> usize {
+        self.unsent_total
+    }
+
     /// Bytes queued for `conn` and not yet reported written.
     pub fn unsent(&self, conn: ConnId) -> Option<usize> {
         self.conn(conn).map(|c| c.unsent)
@@ -351,7 +364,10 @@ impl Node {
     /// Nor while a node started with bootstrap peers is still joining, so
     /// lines piped in at start wait for the peers instead of going nowhere.
     pub fn wants_stdin(&self) -> bool {
-        self.congested == 0 && !self.shutting_down && self.join.is_none()
+        self.congested == 0
+            && self.unsent_total <= self.cfg.max_unsent_total / 2
+            && !self.shutting_down
+            && self.join.is_none()
     }
 
     /// Whether any listed address is one of this node's own.
@@ -452,7 +468,10 @@ impl Node {
     pub fn handle_written(&mut self, conn: ConnId, n: usize) {
         let half = self.cfg.max_unsent / 2;
         let Some(c) = self.conn_mut(conn) else { return };
-        c.unsent = c.unsent.saturating_sub(n);
+        let n = n.min(c.unsent);
+        c.unsent -= n;
+        self.unsent_total -= n;
+        let Some(c) = self.conn_mut(conn) else { return };
         // Control frames can take the queue over half without marking it
         // congested: only a marked queue is counted.
         if c.unsent <= half && c.congested_since.take().is_some() {
@@ -1299,14 +1318,22 @@ impl Node {
         let cap = self.cfg.max_unsent;
         let soft = if stdin { cap } else { cap / 2 };
         let len = b - a;
+        let over_total = self.unsent_total + len > self.cfg.max_unsent_total;
         let Some(c) = self.conn_mut(id) else {
             return false;
         };
-        if c.congested_since.is_some() && c.unsent + len > soft || c.unsent + len > cap {
+        if c.congested_since.is_some() && c.unsent + len > soft
+            || c.unsent + len > cap
+            || over_total && c.unsent > 0
+        {
             c.dropped += 1;
             return false;
         }
         c.unsent += len;
+        self.unsent_total += len;
+        let Some(c) = self.conn_mut(id) else {
+            return false;
+        };
         c.last_tx = now;
         let newly = c.unsent > cap / 2 && c.congested_since.is_none();
         if newly {
@@ -1329,6 +1356,8 @@ impl Node {
         if let Some(c) = self.conn_mut(id) {
             c.unsent += b - a;
             c.last_tx = now;
+            self.unsent_total += b - a;
+            let Some(c) = self.conn_mut(id) else { return };
             let newly = c.unsent > half && c.congested_since.is_none();
             if newly {
                 c.congested_since = Some(now);
@@ -1364,6 +1393,7 @@ impl Node {
         if c.congested_since.is_some() {
             self.congested -= 1;
         }
+        self.unsent_total -= c.unsent;
         if let Some(k) = listen
             .or(outbound.then_some(remote))
             .and_then(|a| self.known.get_mut(&a))

@@ -300,3 +300,56 @@ fn a_silent_peer_is_dropped_and_redialed_with_growing_gaps() {
     let gaps: Vec<Duration> = dials.windows(2).map(|w| w[1] - w[0]).collect();
     assert!(gaps.windows(2).all(|g| g[1] >= g[0]), "{gaps:?}");
 }
+
+#[test]
+fn many_peers_that_stop_reading_cannot_add_up_past_the_total_budget() {
+    let t0 = Instant::now();
+    let mut cfg = Config::new(addr("127.0.0.1:7000"));
+    cfg.period = None;
+    cfg.max_unsent = 10_000;
+    cfg.max_unsent_total = 25_000;
+    let mut n = Node::new(cfg, 1, t0);
+    n.handle_start(t0);
+    let mut conns = Vec::new();
+    for i in 0..8u16 {
+        let c = n
+            .handle_accepted(SocketAddr::from(([127, 0, 0, 1], 50_000 + i)), t0)
+            .unwrap();
+        assert!(n.handle_frame(c, hello(100 + i as u64, 7001 + i), t0));
+        conns.push(c);
+    }
+    // Peer 0 reads everything; the other seven never read a byte.
+    for o in drain(&mut n) {
+        if let Out::Send(c, bytes) = o
+            && c == conns[0]
+        {
+            n.handle_written(c, bytes.len());
+        }
+    }
+    let line = format!("{}\n", "x".repeat(100));
+    let mut lines_in = 0;
+    for _ in 0..2_000 {
+        if !n.wants_stdin() {
+            break;
+        }
+        n.handle_stdin(line.as_bytes(), t0);
+        lines_in += 1;
+        for o in drain(&mut n) {
+            if let Out::Send(c, bytes) = o
+                && c == conns[0]
+            {
+                n.handle_written(c, bytes.len());
+            }
+        }
+        let held: usize = conns.iter().map(|&c| n.unsent(c).unwrap()).sum();
+        assert_eq!(held, n.unsent_total());
+        // The budget plus at most one message for each peer that had an
+        // empty queue when it went over.
+        assert!(held <= 25_000 + 8 * 114, "{held}");
+    }
+    // stdin stopped being read before anything was lost for the reader,
+    // and the reader got every line that was read.
+    assert!(!n.wants_stdin());
+    assert!(lines_in < 2_000);
+    assert_eq!(n.unsent(conns[0]), Some(0));
+}
