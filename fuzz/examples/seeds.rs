@@ -253,7 +253,9 @@ fn scripts() -> Vec<(&'static str, Vec<u8>, Check)> {
             s.written(0);
         }
     }
-    v.push(("idle", s.bytes, |s| s.max_peers_seen == 1 && s.frames_sent >= 10));
+    v.push(("idle", s.bytes, |s| {
+        s.max_peers_seen == 1 && s.frames_sent >= 10
+    }));
 
     // More peers and handshakes than the caps allow.
     let mut s = Script::new(Header {
