@@ -215,6 +215,9 @@ pub fn run(data: &[u8]) -> Summary {
     cfg.max_list_take = 1 + usize::from(b & 7);
     cfg.max_line = 8 << (b >> 3 & 7);
     cfg.max_unsent = 16 + 4 * usize::from(c.u8());
+    // Small enough that a few slow peers reach it (no script byte of its
+    // own, so older seeds keep their layout).
+    cfg.max_unsent_total = 2 * cfg.max_unsent + 64;
     cfg.period = match c.u8() & 3 {
         0 => None,
         1 => Some(Duration::from_millis(100)),
@@ -600,6 +603,21 @@ impl Driver {
         assert!(
             !addrs.iter().any(|&a| canonical(a) == own),
             "the node lists itself as a peer: {addrs:?}"
+        );
+        let total: usize = self.conns.values().map(|fc| fc.queued).sum();
+        assert_eq!(
+            node.unsent_total(),
+            total,
+            "the node's total queue differs from the sum"
+        );
+        // Over the budget only peers with empty queues get a message, and
+        // control frames always go: one message and the control allowance
+        // per connection past it at most.
+        let slack = self.conns.len() * (cfg.max_line + 14 + self.allowance);
+        assert!(
+            total <= cfg.max_unsent_total + slack,
+            "{total} bytes queued in all; the budget is {} (+{slack})",
+            cfg.max_unsent_total
         );
         for (&id, fc) in &self.conns {
             let unsent = node.unsent(id);
