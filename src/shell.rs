@@ -59,7 +59,7 @@ struct IoConn {
     id: ConnId,
     stream: TcpStream,
     reader: FrameReader,
-    out: Vec<u8>,
+    out: OutBuf,
     /// Outbound and not yet connected.
     connecting: bool,
     /// Readable edge seen and not yet read to `WouldBlock`.
@@ -71,7 +71,7 @@ struct IoConn {
 /// A closed connection still flushing its last bytes (a goodbye).
 struct Lingering {
     stream: TcpStream,
-    out: Vec<u8>,
+    out: OutBuf,
     until: Instant,
 }
 
@@ -598,7 +598,7 @@ impl Shell {
         if c.out.is_empty() || c.connecting {
             return;
         }
-        if write_some(&mut c.stream, &mut c.out).is_err() || c.out.is_empty() {
+        if c.out.write_to(&mut c.stream).is_err() || c.out.is_empty() {
             return;
         }
         if self.lingering.len() < LINGER_MAX && c.out.len() <= LINGER_BYTES {
@@ -622,13 +622,9 @@ impl Shell {
                 continue; // written once connected
             }
             let before = c.out.len();
-            let r = write_some(&mut c.stream, &mut c.out);
+            let r = c.out.write_to(&mut c.stream);
             let id = c.id;
             let written = before - c.out.len();
-            if c.out.is_empty() && c.out.capacity() > 0 {
-                // Idle connections hold no buffer.
-                c.out = Vec::new();
-            }
             if written > 0 {
                 self.node.handle_written(id, written);
             }
@@ -639,7 +635,7 @@ impl Shell {
             }
         }
         self.lingering.retain_mut(|l| {
-            now < l.until && write_some(&mut l.stream, &mut l.out).is_ok() && !l.out.is_empty()
+            now < l.until && l.out.write_to(&mut l.stream).is_ok() && !l.out.is_empty()
         });
     }
 
@@ -676,7 +672,7 @@ impl IoConn {
             id,
             stream,
             reader: FrameReader::new(),
-            out: Vec::new(),
+            out: OutBuf::default(),
             connecting,
             readable: !connecting,
             dirty: false,
@@ -684,24 +680,54 @@ impl IoConn {
     }
 }
 
-/// Writes as much of `out` as the socket takes, removing what was written.
-/// `Ok` when it wrote everything or the socket is full.
-fn write_some(stream: &mut TcpStream, out: &mut Vec<u8>) -> io::Result<()> {
-    let mut done = 0;
-    let r = loop {
-        if done == out.len() {
-            break Ok(());
+/// A connection's write buffer: bytes are appended at the end and written
+/// from an offset, so a partial write never moves what is left. The space
+/// written is reclaimed when the buffer empties (then freed: idle
+/// connections hold no buffer) or once it is over half the buffer.
+#[derive(Default)]
+struct OutBuf {
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl OutBuf {
+    /// Bytes waiting to be written.
+    fn len(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn extend_from_slice(&mut self, bytes: &[u8]) {
+        if self.pos > 0 && self.pos >= self.buf.len() / 2 {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
         }
-        match stream.write(&out[done..]) {
-            Ok(0) => break Err(io::Error::from(ErrorKind::WriteZero)),
-            Ok(n) => done += n,
-            Err(e) if e.kind() == ErrorKind::WouldBlock => break Ok(()),
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => break Err(e),
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// Writes as much as the socket takes. `Ok` when everything went or the
+    /// socket is full.
+    fn write_to(&mut self, stream: &mut TcpStream) -> io::Result<()> {
+        let r = loop {
+            if self.pos == self.buf.len() {
+                break Ok(());
+            }
+            match stream.write(&self.buf[self.pos..]) {
+                Ok(0) => break Err(io::Error::from(ErrorKind::WriteZero)),
+                Ok(n) => self.pos += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break Ok(()),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+        };
+        if self.pos == self.buf.len() {
+            *self = OutBuf::default();
         }
-    };
-    out.drain(..done);
-    r
+        r
+    }
 }
 
 fn out_of_descriptors(e: &io::Error) -> bool {
