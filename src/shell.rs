@@ -102,6 +102,9 @@ pub struct Shell {
     node: Node,
     conns: Vec<Option<IoConn>>,
     dirty: Vec<usize>,
+    /// Slots whose connection is `readable` (each listed once per edge), so
+    /// a turn visits only connections with something to read.
+    ready: Vec<usize>,
     lingering: Vec<Lingering>,
     scratch: Box<[u8]>,
     stdout: Vec<u8>,
@@ -148,6 +151,7 @@ pub fn run(mut cfg: Config, seed: u64) -> io::Result<Exit> {
         node,
         conns: Vec::new(),
         dirty: Vec::new(),
+        ready: Vec::new(),
         lingering: Vec::new(),
         scratch: vec![0; 64 * 1024].into_boxed_slice(),
         stdout: Vec::new(),
@@ -226,7 +230,7 @@ impl Shell {
         };
         (stdin_ready && self.node.wants_stdin())
             || (self.listener_ready && self.accept_paused_until.is_none())
-            || self.conns.iter().flatten().any(|c| c.readable)
+            || !self.ready.is_empty()
     }
 
     fn run_loop(&mut self) -> io::Result<Exit> {
@@ -281,8 +285,12 @@ impl Shell {
             if self.listener_ready && self.accept_paused_until.is_none() {
                 self.accept(now);
             }
-            for i in 0..self.conns.len() {
-                if self.conns[i].as_ref().is_some_and(|c| c.readable) {
+            for i in std::mem::take(&mut self.ready) {
+                if self
+                    .conns
+                    .get(i)
+                    .is_some_and(|c| c.as_ref().is_some_and(|c| c.readable))
+                {
                     self.read_conn(i, now);
                 }
             }
@@ -344,8 +352,9 @@ impl Shell {
         let Some(Some(c)) = self.conns.get_mut(index) else {
             return;
         };
-        if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+        if (ev.is_readable() || ev.is_read_closed() || ev.is_error()) && !c.readable {
             c.readable = true;
+            self.ready.push(index);
         }
         if ev.is_writable() && !c.out.is_empty() && !c.dirty {
             c.dirty = true;
@@ -431,6 +440,9 @@ impl Shell {
         if self.conns.len() <= i {
             self.conns.resize_with(i + 1, || None);
         }
+        if c.readable {
+            self.ready.push(i);
+        }
         self.conns[i] = Some(c);
     }
 
@@ -483,6 +495,7 @@ impl Shell {
             self.drain();
             budget = budget.saturating_sub(n);
             if budget == 0 {
+                self.ready.push(index);
                 return; // still readable: picked up next turn
             }
         }
