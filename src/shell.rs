@@ -19,7 +19,7 @@
 use std::fs::File;
 use std::io::{self, ErrorKind, Read, Write};
 use std::mem::ManuallyDrop;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::os::fd::FromRawFd;
 use std::time::{Duration, Instant};
 
@@ -27,6 +27,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use signal_hook_mio::v1_0::Signals;
+use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::node::{Closed, Config, ConnId, Node, Output, describe};
 use crate::wire::FrameReader;
@@ -99,6 +100,9 @@ pub struct Shell {
     /// A descriptor held in reserve, given up to accept a connection when
     /// the process has no other left.
     spare: Option<File>,
+    /// The IP outgoing connections leave from: the listening IP, unless that
+    /// is unspecified (`0.0.0.0`, `::`).
+    source: Option<IpAddr>,
     node: Node,
     conns: Vec<Option<IoConn>>,
     dirty: Vec<usize>,
@@ -140,6 +144,7 @@ pub fn run(mut cfg: Config, seed: u64) -> io::Result<Exit> {
     poll.registry()
         .register(&mut signals, SIGNALS, Interest::READABLE)?;
 
+    let source = Some(cfg.listen.ip()).filter(|ip| !ip.is_unspecified());
     let now = Instant::now();
     let node = Node::new(cfg, seed, now);
     let mut shell = Shell {
@@ -148,6 +153,7 @@ pub fn run(mut cfg: Config, seed: u64) -> io::Result<Exit> {
         listener_ready: true,
         accept_paused_until: None,
         spare: spare_fd(),
+        source,
         node,
         conns: Vec::new(),
         dirty: Vec::new(),
@@ -179,6 +185,28 @@ fn fd_limit() -> usize {
         return 1024;
     }
     usize::try_from(r.rlim_cur).unwrap_or(usize::MAX)
+}
+
+/// Starts a non-blocking connect to `addr` from `source` (any port), so the
+/// peer sees this node at the IP it listens on: peers name an inbound node
+/// by the connection's source IP and pass that name on to others. A source
+/// of the other family, or loopback for a remote peer (or the reverse), is
+/// left to the kernel, which could not route it.
+fn connect_from(source: Option<IpAddr>, addr: SocketAddr) -> io::Result<TcpStream> {
+    let Some(ip) = source
+        .filter(|ip| ip.is_ipv4() == addr.is_ipv4() && ip.is_loopback() == addr.ip().is_loopback())
+    else {
+        return TcpStream::connect(addr);
+    };
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&SocketAddr::new(ip, 0).into())?;
+    match socket.connect(&addr.into()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) => return Err(e),
+    }
+    Ok(TcpStream::from_std(socket.into()))
 }
 
 fn spare_fd() -> Option<File> {
@@ -596,7 +624,7 @@ impl Shell {
     }
 
     fn dial(&mut self, conn: ConnId, addr: SocketAddr) -> io::Result<()> {
-        let mut stream = TcpStream::connect(addr)?;
+        let mut stream = connect_from(self.source, addr)?;
         self.poll.registry().register(
             &mut stream,
             token(conn),

@@ -291,3 +291,38 @@ fn lines_typed_while_still_joining_wait_for_the_peers() {
     );
     assert!(!b.err.snapshot().iter().any(|l| l.contains("not sent")));
 }
+
+#[test]
+fn nodes_bound_to_other_loopback_ips_are_named_and_dialed_by_those_ips() {
+    // Outgoing connections must leave from the --bind address: a peer names
+    // an inbound node by the connection's source IP, and passes that name on.
+    let a = Rumor::start(&["--bind", "127.0.0.2", "--period", "0.3"]);
+    let b = Rumor::start(&[
+        "--bind",
+        "127.0.0.3",
+        "--period",
+        "0.3",
+        "--connect",
+        &a.addr.to_string(),
+    ]);
+    assert!(b.wait_peers(T, &[&a]));
+    assert!(a.wait_peers(T, &[&b]), "{:?}", a.out.snapshot());
+    let c = Rumor::start(&[
+        "--bind",
+        "127.0.0.4",
+        "--period",
+        "0.3",
+        "--connect",
+        &a.addr.to_string(),
+    ]);
+    for (n, others) in [(&a, [&b, &c]), (&b, [&a, &c]), (&c, [&a, &b])] {
+        assert!(n.wait_peers(T, &others), "{:?}", n.out.snapshot());
+        for o in others {
+            assert!(n.out.wait(T, |l| received_from(l, o) >= 1));
+        }
+    }
+    assert_exactly_once(&[&a, &b, &c]);
+    for n in [&a, &b, &c] {
+        assert!(n.err.snapshot().is_empty(), "{:?}", n.err.snapshot());
+    }
+}
