@@ -349,6 +349,11 @@ impl Node {
         self.known.len()
     }
 
+    /// Whether `addr` is among the remembered peer addresses.
+    pub fn knows(&self, addr: SocketAddr) -> bool {
+        self.known.contains_key(&addr)
+    }
+
     /// Bytes queued for all connections together.
     pub fn unsent_total(&self) -> usize {
         self.unsent_total

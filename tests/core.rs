@@ -133,14 +133,133 @@ fn a_peer_list_never_makes_the_node_dial_itself_or_bogus_addresses() {
         entry(8, "127.0.0.1:7003"),       // the same again
     ];
     assert!(n.handle_frame(c, Frame::Peers(list), t0));
-    let dials: Vec<SocketAddr> = drain(&mut n)
-        .into_iter()
+    assert_eq!(dials(drain(&mut n)), vec![addr("127.0.0.1:7003")]);
+}
+
+/// The addresses dialed in `out`, in order.
+fn dials(out: Vec<Out>) -> Vec<SocketAddr> {
+    out.into_iter()
         .filter_map(|o| match o {
             Out::Dial(_, a) => Some(a),
             _ => None,
         })
+        .collect()
+}
+
+fn entry(id: u64, port: u16) -> PeerEntry {
+    PeerEntry {
+        node_id: id,
+        addr: SocketAddr::from(([127, 0, 0, 1], port)),
+    }
+}
+
+/// A node at 127.0.0.1:7000 with no random messages and `tweak` applied.
+fn node_with(tweak: impl FnOnce(&mut Config)) -> (Node, Instant) {
+    let t0 = Instant::now();
+    let mut cfg = Config::new(addr("127.0.0.1:7000"));
+    cfg.period = None;
+    tweak(&mut cfg);
+    let mut n = Node::new(cfg, 1, t0);
+    n.handle_start(t0);
+    drain(&mut n);
+    (n, t0)
+}
+
+/// Accepts a peer from `127.0.0.1:remote` that says hello as `id`,
+/// listening on `port`. Returns its connection and whether it was taken.
+fn accept_peer(n: &mut Node, remote: u16, id: u64, port: u16, t0: Instant) -> (ConnId, bool) {
+    let from = SocketAddr::from(([127, 0, 0, 1], remote));
+    let c = n.handle_accepted(from, t0).expect("a handshake slot");
+    let ok = n.handle_frame(c, hello(id, port), t0);
+    (c, ok)
+}
+
+#[test]
+fn a_hello_past_the_peer_limit_closes_that_connection_and_nothing_is_dialed_past_it() {
+    let (mut n, t0) = node_with(|c| c.max_peers = 2);
+    let (c1, ok1) = accept_peer(&mut n, 50001, 11, 7001, t0);
+    let (c2, ok2) = accept_peer(&mut n, 50002, 12, 7002, t0);
+    assert!(ok1 && ok2);
+    drain(&mut n);
+    assert_eq!(n.peer_count(), 2);
+    // A third may connect (handshakes have their own slots), but its hello
+    // is refused: the connection closes with a note, and no join is logged.
+    let (c3, ok3) = accept_peer(&mut n, 50003, 13, 7003, t0);
+    assert!(!ok3);
+    let out = drain(&mut n);
+    assert!(out.contains(&Out::Close(c3)), "{out:?}");
+    assert!(
+        out.contains(&Out::Diag(
+            "rumor: closed connection with 127.0.0.1:50003: at the peer limit\n".into()
+        )),
+        "{out:?}"
+    );
+    assert!(!out.iter().any(|o| matches!(o, Out::Log(_))), "{out:?}");
+    assert_eq!((n.peer_count(), n.conn_count()), (2, 2));
+    // A peer list does not make it dial past the limit either.
+    assert!(n.handle_frame(c1, Frame::Peers(vec![entry(14, 7004)]), t0));
+    assert_eq!(dials(drain(&mut n)), vec![]);
+    // Once a peer leaves, the next one is taken.
+    n.handle_closed(c2, Closed::Eof, t0);
+    drain(&mut n);
+    let (_, ok) = accept_peer(&mut n, 50005, 15, 7005, t0);
+    assert!(ok);
+    assert_eq!(n.peer_count(), 2);
+}
+
+#[test]
+fn known_addresses_stop_at_their_cap_and_a_new_peer_takes_a_stale_ones_place() {
+    let (mut n, t0) = node_with(|c| c.max_known = 4);
+    let (c, ok) = accept_peer(&mut n, 50001, 11, 7001, t0);
+    assert!(ok);
+    drain(&mut n);
+    assert_eq!(n.known_count(), 1);
+    // Ten new addresses: three fit beside the peer's own, the rest are
+    // ignored, and only the ones remembered are dialed.
+    let list: Vec<PeerEntry> = (0..10).map(|i| entry(20 + i, 7100 + i as u16)).collect();
+    assert!(n.handle_frame(c, Frame::Peers(list), t0));
+    let out = drain(&mut n);
+    let ids: Vec<ConnId> = out
+        .iter()
+        .filter_map(|o| match o {
+            Out::Dial(id, _) => Some(*id),
+            _ => None,
+        })
         .collect();
-    assert_eq!(dials, vec![addr("127.0.0.1:7003")]);
+    assert_eq!(
+        dials(out),
+        (7100..7103)
+            .map(|p| SocketAddr::from(([127, 0, 0, 1], p)))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(n.known_count(), 4);
+    // Those dials fail; a new inbound peer still gets in, in place of an
+    // address nobody is connected to, and the count stays at the cap.
+    let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+    for id in ids {
+        n.handle_closed(id, Closed::Io(&refused), t0);
+    }
+    drain(&mut n);
+    assert_eq!(n.known_count(), 4);
+    let (_, ok) = accept_peer(&mut n, 50002, 12, 7002, t0);
+    assert!(ok);
+    drain(&mut n);
+    assert_eq!(n.peer_count(), 2);
+    assert_eq!(n.known_count(), 4);
+    assert!(n.knows(addr("127.0.0.1:7002")));
+    assert!(n.knows(addr("127.0.0.1:7001")), "a connected peer is kept");
+}
+
+#[test]
+fn entries_past_the_list_take_cap_are_ignored() {
+    let (mut n, t0) = node_with(|c| c.max_list_take = 3);
+    let (c, ok) = accept_peer(&mut n, 50001, 11, 7001, t0);
+    assert!(ok);
+    drain(&mut n);
+    let list: Vec<PeerEntry> = (0..10).map(|i| entry(20 + i, 7100 + i as u16)).collect();
+    assert!(n.handle_frame(c, Frame::Peers(list), t0));
+    assert_eq!(dials(drain(&mut n)).len(), 3);
+    assert_eq!(n.known_count(), 4);
 }
 
 #[test]
