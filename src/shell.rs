@@ -20,7 +20,7 @@ use std::fs::File;
 use std::io::{self, ErrorKind, Read, Write};
 use std::mem::ManuallyDrop;
 use std::net::{IpAddr, SocketAddr};
-use std::os::fd::FromRawFd;
+use std::os::fd::{FromRawFd, RawFd};
 use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
@@ -49,6 +49,10 @@ const LINGER_MAX: usize = 64;
 /// Most bytes a closed connection may still have to flush; one with more
 /// (a peer that stopped reading) is dropped at once.
 const LINGER_BYTES: usize = 64 * 1024;
+/// Log bytes held before they are written out mid-turn: one turn may read
+/// 256 KiB from each of many connections, and an escaped log line can be six
+/// times its payload.
+const STDOUT_CHUNK: usize = 256 * 1024;
 /// Descriptors kept free for stdin, stdout, stderr, epoll, signals, dials.
 const FD_RESERVE: usize = 16;
 
@@ -112,6 +116,8 @@ pub struct Shell {
     lingering: Vec<Lingering>,
     scratch: Box<[u8]>,
     stdout: Vec<u8>,
+    /// A failed mid-turn stdout write, acted on at the end of the turn.
+    stdout_err: Option<io::Error>,
     stdin: Stdin,
     stdin_flags: Option<i32>,
     signals: Signals,
@@ -161,6 +167,7 @@ pub fn run(mut cfg: Config, seed: u64) -> io::Result<Exit> {
         lingering: Vec::new(),
         scratch: vec![0; 64 * 1024].into_boxed_slice(),
         stdout: Vec::new(),
+        stdout_err: None,
         stdin: Stdin::Closed,
         stdin_flags: None,
         signals,
@@ -213,10 +220,60 @@ fn spare_fd() -> Option<File> {
     File::open("/dev/null").ok()
 }
 
-fn stdin_file() -> ManuallyDrop<File> {
-    // SAFETY: fd 0 stays open for the life of the process; ManuallyDrop
-    // keeps this handle from closing it.
-    ManuallyDrop::new(unsafe { File::from_raw_fd(0) })
+/// A handle on one of the standard descriptors (0, 1, 2).
+fn std_file(fd: RawFd) -> ManuallyDrop<File> {
+    // SAFETY: the standard descriptors stay open for the life of the
+    // process; ManuallyDrop keeps this handle from closing one.
+    ManuallyDrop::new(unsafe { File::from_raw_fd(fd) })
+}
+
+/// Writes all of `buf` to `fd`, waiting while it is full. In a terminal,
+/// fds 0, 1 and 2 share one open file description, so the `O_NONBLOCK` set
+/// for stdin makes stdout and stderr non-blocking too: `WouldBlock` here
+/// means "wait", as a blocking write would, never "fail".
+fn write_all_fd(fd: RawFd, mut buf: &[u8]) -> io::Result<()> {
+    let mut f = std_file(fd);
+    while !buf.is_empty() {
+        match f.write(buf) {
+            Ok(0) => return Err(ErrorKind::WriteZero.into()),
+            Ok(n) => buf = &buf[n..],
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                let mut p = libc::pollfd {
+                    fd,
+                    events: libc::POLLOUT,
+                    revents: 0,
+                };
+                // SAFETY: poll reads and writes only the one struct passed.
+                if unsafe { libc::poll(&mut p, 1, -1) } < 0 {
+                    let e = io::Error::last_os_error();
+                    if e.kind() != ErrorKind::Interrupted {
+                        return Err(e);
+                    }
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Writes and empties the log buffer.
+fn write_out(buf: &mut Vec<u8>) -> io::Result<()> {
+    if buf.is_empty() {
+        return Ok(());
+    }
+    let r = write_all_fd(1, buf);
+    buf.clear();
+    if buf.capacity() > 1 << 20 {
+        *buf = Vec::new();
+    }
+    r
+}
+
+/// A diagnostic line for stderr; one that cannot be written is dropped.
+fn diag(line: &str) {
+    let _ = write_all_fd(2, line.as_bytes());
 }
 
 impl Shell {
@@ -429,11 +486,11 @@ impl Shell {
                     }
                     // Accepting again at once would fail again at once: wait.
                     if self.accept_paused_until.is_none() {
-                        eprintln!(
-                            "rumor: cannot accept: {}; pausing accepts for {}ms",
+                        diag(&format!(
+                            "rumor: cannot accept: {}; pausing accepts for {}ms\n",
                             describe(&e),
                             ACCEPT_PAUSE.as_millis()
-                        );
+                        ));
                     }
                     self.accept_paused_until = Some(now + ACCEPT_PAUSE);
                     return;
@@ -535,7 +592,7 @@ impl Shell {
             if matches!(self.stdin, Stdin::Closed | Stdin::Polled { ready: false }) {
                 return;
             }
-            match stdin_file().read(&mut self.scratch) {
+            match std_file(0).read(&mut self.scratch) {
                 Ok(0) => {
                     self.close_stdin(now);
                     return;
@@ -550,7 +607,10 @@ impl Shell {
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => {
-                    eprintln!("rumor: cannot read stdin: {}; ignoring it", describe(&e));
+                    diag(&format!(
+                        "rumor: cannot read stdin: {}; ignoring it\n",
+                        describe(&e)
+                    ));
                     self.close_stdin(now);
                     return;
                 }
@@ -607,10 +667,15 @@ impl Shell {
                             self.linger(c);
                         }
                     }
-                    Output::Log(line) => self.stdout.extend_from_slice(line.as_bytes()),
-                    Output::Diag(line) => {
-                        let _ = io::stderr().write_all(line.as_bytes());
+                    Output::Log(line) => {
+                        self.stdout.extend_from_slice(line.as_bytes());
+                        if self.stdout.len() >= STDOUT_CHUNK
+                            && let Err(e) = write_out(&mut self.stdout)
+                        {
+                            self.stdout_err.get_or_insert(e);
+                        }
                     }
+                    Output::Diag(line) => diag(line),
                 }
             }
             if self.failed_dials.is_empty() {
@@ -681,15 +746,10 @@ impl Shell {
     }
 
     fn flush_stdout(&mut self) -> io::Result<()> {
-        if self.stdout.is_empty() {
-            return Ok(());
+        if let Some(e) = self.stdout_err.take() {
+            return Err(e);
         }
-        let r = io::stdout().lock().write_all(&self.stdout);
-        self.stdout.clear();
-        if self.stdout.capacity() > 1 << 20 {
-            self.stdout = Vec::new();
-        }
-        r
+        write_out(&mut self.stdout)
     }
 
     /// Says goodbye, gives the goodbyes up to a second to leave, and stops.

@@ -329,6 +329,42 @@ fn sixty_four_mib_streamed_at_a_node_is_consumed_in_bounded_memory() {
 }
 
 #[test]
+fn many_peers_sending_control_bytes_at_once_cannot_swell_the_log_buffer() {
+    // Each printed control byte takes six (`\u{1}`), and one turn may read
+    // from every readable connection: the log must be written out as it
+    // grows, not held for the end of the turn (60 x 48 KiB x 6 = 17 MiB).
+    const PEERS: usize = 60;
+    const PAYLOAD: usize = 48 * 1024;
+    let mut m = mesh3();
+    let peers: Vec<RawPeer> = (0..PEERS)
+        .map(|i| RawPeer::join(m.a.addr, 0x500 + i as u64, 2 + i as u16))
+        .collect();
+    // Stopped, `a` lets every connection fill, then finds all of them
+    // readable in one turn. One message each fits in the socket buffers.
+    m.a.signal(SIGSTOP);
+    let frame = encode(&message(&[1u8; PAYLOAD]));
+    let senders: Vec<_> = peers
+        .into_iter()
+        .map(|mut p| {
+            let frame = frame.clone();
+            thread::spawn(move || {
+                p.stream.write_all(&frame).unwrap();
+                p
+            })
+        })
+        .collect();
+    let peers: Vec<RawPeer> = senders.into_iter().map(|s| s.join().unwrap()).collect();
+    m.a.signal(SIGCONT);
+    let ones = "\\u{1}".repeat(8);
+    assert!(m.a.out.wait(T, |l| count(l, |b| {
+        b.starts_with(&format!("Received message [{ones}"))
+    }) >= PEERS));
+    let mut d = newcomer(&m);
+    drop(peers);
+    after_attack("control bytes from 60 peers at once", &mut m, &mut d);
+}
+
+#[test]
 fn half_sent_frames_held_open_are_closed_by_the_handshake_and_keepalive_deadlines() {
     let mut m = mesh3();
     let start = Instant::now();

@@ -4,6 +4,7 @@
 mod common;
 
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
@@ -325,4 +326,99 @@ fn nodes_bound_to_other_loopback_ips_are_named_and_dialed_by_those_ips() {
     for n in [&a, &b, &c] {
         assert!(n.err.snapshot().is_empty(), "{:?}", n.err.snapshot());
     }
+}
+
+/// The syscall `pid` is blocked in, from /proc (x86_64 numbers on x86_64).
+fn blocked_in(pid: i32) -> Option<i64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/syscall")).ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
+#[test]
+fn a_stopped_terminal_pauses_the_node_and_never_ends_it() {
+    use std::io::{Read, Write};
+    use std::os::fd::FromRawFd;
+    // stdin, stdout and stderr on one terminal, as in a shell: they share
+    // one open file description, so the O_NONBLOCK rumor sets for stdin
+    // applies to its stdout too.
+    let (mut master, slave) = unsafe {
+        let (mut m, mut s) = (0, 0);
+        let r = libc::openpty(
+            &mut m,
+            &mut s,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        );
+        assert_eq!(r, 0, "openpty");
+        (std::fs::File::from_raw_fd(m), std::fs::File::from_raw_fd(s))
+    };
+    let mut child = Command::new(binary())
+        .args(["--port", "0", "--period", "off"])
+        .stdin(Stdio::from(slave.try_clone().unwrap()))
+        .stdout(Stdio::from(slave.try_clone().unwrap()))
+        .stderr(Stdio::from(slave))
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    let seen = Arc::new(Mutex::new(String::new()));
+    let mut reader = master.try_clone().unwrap();
+    let text = seen.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            text.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    let until = |what: &dyn Fn(&str) -> bool| {
+        let deadline = std::time::Instant::now() + T;
+        while std::time::Instant::now() < deadline {
+            if what(&seen.lock().unwrap()) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        false
+    };
+    assert!(until(&|s| s.contains("My address is \"")));
+    let addr: std::net::SocketAddr = {
+        let s = seen.lock().unwrap();
+        let rest = &s[s.find("My address is \"").unwrap() + 15..];
+        rest[..rest.find('"').unwrap()].parse().unwrap()
+    };
+    let mut peer = RawPeer::join(addr, 77, 40000);
+    assert!(until(&|s| s.contains("Connected to the peer at")));
+    // Ctrl-S: the terminal stops taking output.
+    master.write_all(&[0x13]).unwrap();
+    let payload = b"sent while the terminal was stopped";
+    peer.send(&rumor::wire::Frame::Message {
+        id: 1,
+        ttl: 0,
+        payload,
+    })
+    .unwrap();
+    // rumor waits for the terminal (in poll on stdout) instead of failing.
+    let deadline = std::time::Instant::now() + T;
+    #[cfg(target_arch = "x86_64")]
+    let waiting = [libc::SYS_poll, libc::SYS_ppoll];
+    #[cfg(not(target_arch = "x86_64"))]
+    let waiting = [libc::SYS_ppoll];
+    while !blocked_in(pid).is_some_and(|n| waiting.contains(&n)) {
+        assert!(child.try_wait().unwrap().is_none(), "rumor exited");
+        assert!(std::time::Instant::now() < deadline, "never waited");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Ctrl-Q: output resumes, and the message is printed.
+    master.write_all(&[0x11]).unwrap();
+    assert!(until(&|s| s.contains(
+        "Received message [sent while the terminal was stopped] from \"127.0.0.1:40000\""
+    )));
+    assert!(child.try_wait().unwrap().is_none(), "rumor exited");
+    child.kill().unwrap();
+    child.wait().unwrap();
 }
