@@ -199,7 +199,12 @@ enum Timer {
 struct Join {
     /// Addresses from the welcome list not yet connected or given up on.
     awaiting: HashSet<SocketAddr>,
+    /// A first peer list has come from an established peer (the bootstrap,
+    /// or any peer that reached us first).
     welcomed: bool,
+    /// The fallback deadline is set: the join ends `handshake_timeout` after
+    /// the first peer is established, welcome or not.
+    deadline_set: bool,
 }
 
 #[derive(Debug)]
@@ -392,10 +397,11 @@ impl Node {
             self.wheel.insert(now + p, Timer::Period);
         }
         let boots = self.cfg.bootstrap.clone();
-        if !boots.is_empty() {
+        if boots.iter().any(|&a| !self.is_self_addr(a)) {
             self.join = Some(Join {
                 awaiting: HashSet::new(),
                 welcomed: false,
+                deadline_set: false,
             });
         }
         for addr in boots {
@@ -507,12 +513,13 @@ impl Node {
                 }
                 true
             }
-            (State::Active, Frame::Peers(entries)) => {
+            // A retiring connection is one of two to the same proven peer;
+            // its welcome may have gone out on either.
+            (State::Active | State::Retiring, Frame::Peers(entries)) => {
                 self.on_peers(conn, &entries, now);
                 true
             }
             (State::Active | State::Retiring, Frame::Keepalive) => true,
-            (State::Retiring, Frame::Peers(_)) => true,
             (State::Active | State::Retiring, Frame::Goodbye(reason)) => {
                 let why = match reason {
                     GoodbyeReason::Shutdown => Why::Left,
@@ -769,6 +776,13 @@ impl Node {
                     self.self_addrs.insert(remote);
                 }
                 self.known.remove(&remote);
+                // Joining through nobody but ourselves: we are the first node.
+                if self.active.is_empty()
+                    && self.join.as_ref().is_some_and(|j| !j.welcomed)
+                    && !self.known.values().any(|k| k.bootstrap)
+                {
+                    self.join = None;
+                }
             }
             self.close(id, now, Why::SelfConnect);
             return false;
@@ -796,6 +810,12 @@ impl Node {
             let other_dialer = dialer(self.conn(other).is_some_and(|c| c.outbound));
             let keep_new = dialer(outbound) <= other_dialer;
             let (keep, retire) = if keep_new { (id, other) } else { (other, id) };
+            // The peer's welcome counts once, whichever connection it came on.
+            if self.conn(retire).is_some_and(|c| c.got_peer_list)
+                && let Some(c) = self.conn_mut(keep)
+            {
+                c.got_peer_list = true;
+            }
             if keep_new {
                 self.retire(retire, now);
                 self.promote(keep, h.node_id, listen, now, false);
@@ -898,6 +918,11 @@ impl Node {
         match &mut self.join {
             Some(j) => {
                 j.awaiting.remove(&listen);
+                if !j.deadline_set {
+                    j.deadline_set = true;
+                    let at = now + self.cfg.handshake_timeout;
+                    self.wheel.insert(at, Timer::Join);
+                }
                 self.finish_join(now, false);
             }
             None => {
@@ -956,8 +981,18 @@ impl Node {
         let Some(c) = self.conn_mut(from) else { return };
         let welcome = !c.got_peer_list;
         c.got_peer_list = true;
-        let outbound = c.outbound;
-        let from_bootstrap = outbound && self.join.as_ref().is_some_and(|j| !j.welcomed);
+        let (retiring, peer_id) = (c.state == State::Retiring, c.peer_id);
+        if retiring
+            && let Some(&kept) = self.peers.get(&peer_id)
+            && let Some(k) = self.conn_mut(kept)
+        {
+            k.got_peer_list = true;
+        }
+        // The first welcome from any established peer ends the wait for the
+        // bootstrap's: with two nodes bootstrapping off each other, or a
+        // bootstrap that is down while someone joins through us, the
+        // bootstrap's own welcome may never come.
+        let from_bootstrap = welcome && self.join.as_ref().is_some_and(|j| !j.welcomed);
         for e in entries.iter().take(self.cfg.max_list_take) {
             if !self.acceptable(e) {
                 continue;
@@ -1136,7 +1171,9 @@ impl Node {
 
     fn finish_join(&mut self, now: Instant, deadline: bool) {
         let Some(j) = &self.join else { return };
-        if !j.welcomed || (!j.awaiting.is_empty() && !deadline) {
+        // At the deadline, a join with a peer but no welcome ends too.
+        let welcomed = j.welcomed || (deadline && !self.active.is_empty());
+        if !welcomed || (!j.awaiting.is_empty() && !deadline) {
             return;
         }
         self.join = None;

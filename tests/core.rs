@@ -280,6 +280,8 @@ fn a_hello_with_our_own_id_is_a_self_connection_and_never_redialed() {
     assert!(drain(&mut n).contains(&Out::Close(*c)));
     assert!(n.is_self_addr(addr("127.0.0.1:7000")));
     assert_eq!(n.peer_count(), 0);
+    // Joining through nobody but itself, it is a first node: stdin is read.
+    assert!(n.wants_stdin());
     // Time passes: nothing is dialed again.
     for s in 1..60 {
         n.handle_timeout(t0 + Duration::from_secs(s));
@@ -471,4 +473,27 @@ fn many_peers_that_stop_reading_cannot_add_up_past_the_total_budget() {
     assert!(!n.wants_stdin());
     assert!(lines_in < 2_000);
     assert_eq!(n.unsent(conns[0]), Some(0));
+}
+
+#[test]
+fn a_join_with_a_peer_but_no_welcome_ends_at_the_handshake_deadline() {
+    // The bootstrap never answers; a peer that sends no list connects.
+    let (mut n, t0) = node_with(|c| c.bootstrap = vec![addr("127.0.0.1:7999")]);
+    assert!(!n.wants_stdin(), "joining: stdin waits");
+    let (c, ok) = accept_peer(&mut n, 50001, 11, 7001, t0);
+    assert!(ok);
+    drain(&mut n);
+    assert!(!n.wants_stdin());
+    assert!(n.handle_frame(c, Frame::Keepalive, t0 + Duration::from_secs(2)));
+    n.handle_timeout(t0 + Duration::from_millis(2999));
+    assert!(!n.wants_stdin());
+    n.handle_timeout(t0 + Duration::from_secs(3));
+    let out = drain(&mut n);
+    assert!(
+        out.contains(&Out::Log(
+            "00:00:03 - Connected to the peers at [\"127.0.0.1:7001\"]\n".into()
+        )),
+        "{out:?}"
+    );
+    assert!(n.wants_stdin());
 }

@@ -295,3 +295,52 @@ fn a_newcomer_to_a_hundred_node_mesh_is_connected_to_all_within_a_few_round_trip
     assert!(took < Duration::from_millis(10), "{took:?}");
     assert!(sim.nodes.iter().all(|n| n.node.conn_count() == 100));
 }
+
+/// Whether node `i` is done joining and reading stdin, and a line it types
+/// reaches every peer once.
+fn reads_stdin_and_is_heard(sim: &mut Sim, i: usize, line: &str) {
+    assert!(
+        sim.nodes[i].node.wants_stdin(),
+        "node {i} still joining, stdin not read: {:?} {:?}",
+        sim.nodes[i].log,
+        sim.nodes[i].diag
+    );
+    sim.type_line(i, line);
+    sim.run_for(Duration::from_millis(50));
+    let want = format!("Received message [{line}] from \"{}\"", sim.nodes[i].addr);
+    for (j, n) in sim.nodes.iter().enumerate() {
+        if j != i && n.up {
+            assert_eq!(n.log.iter().filter(|l| **l == want).count(), 1, "{j}");
+        }
+    }
+}
+
+#[test]
+fn two_nodes_bootstrapping_off_each_other_both_finish_joining() {
+    // The duplicate connection is resolved, and the survivor's welcome may
+    // arrive on the connection the other node dialed: it still counts.
+    let mut sim = Sim::new(4);
+    let (a, b) = (Sim::addr_of(0), Sim::addr_of(1));
+    sim.add_at(a, vec![b], period(None));
+    sim.add_at(b, vec![a], period(None));
+    assert!(sim.run_until(secs(5), |s| s.full_mesh()));
+    assert!(sim.run_until(secs(5), |s| s.nodes.iter().all(|n| n.node.wants_stdin())));
+    for (i, other) in [(0, b), (1, a)] {
+        let line = format!("Connected to the peers at [\"{other}\"]");
+        assert!(sim.nodes[i].log.contains(&line), "{:?}", sim.nodes[i].log);
+    }
+    reads_stdin_and_is_heard(&mut sim, 0, "from a");
+    reads_stdin_and_is_heard(&mut sim, 1, "from b");
+}
+
+#[test]
+fn a_node_whose_bootstrap_is_down_finishes_joining_when_a_peer_joins_it() {
+    let mut sim = Sim::new(7);
+    sim.add_at(Sim::addr_of(0), vec![Sim::addr_of(5)], period(None));
+    sim.run_for(Duration::from_millis(100));
+    assert!(!sim.nodes[0].node.wants_stdin(), "joining: stdin waits");
+    sim.add(&[0], period(None));
+    assert!(sim.run_until(secs(5), |s| s.full_mesh()));
+    assert!(sim.run_until(secs(5), |s| s.nodes[0].node.wants_stdin()));
+    reads_stdin_and_is_heard(&mut sim, 0, "the first node speaks");
+}
