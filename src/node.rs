@@ -520,9 +520,10 @@ impl Node {
                 true
             }
             (State::Active | State::Retiring, Frame::Keepalive) => true,
-            (State::Active | State::Retiring, Frame::Goodbye(reason)) => {
+            (state @ (State::Active | State::Retiring), Frame::Goodbye(reason)) => {
                 let why = match reason {
                     GoodbyeReason::Shutdown => Why::Left,
+                    GoodbyeReason::Duplicate if state == State::Active => Why::Disowned,
                     GoodbyeReason::Duplicate => Why::Duplicate,
                     GoodbyeReason::Other(_) => Why::Left,
                 };
@@ -802,6 +803,21 @@ impl Node {
             self.close(id, now, Why::SelfConnect);
             return false;
         }
+        if let Some(&other) = self.peers.get(&h.node_id)
+            && let Some(at) = self.conn(other).and_then(|c| c.listen)
+            && at != listen
+        {
+            // Node ids are public (peer lists carry them): a hello reusing a
+            // connected peer's id from another address never displaces it.
+            if outbound
+                && let Some(k) = self.known.get(&remote)
+                && !k.bootstrap
+            {
+                self.known.remove(&remote);
+            }
+            self.close(id, now, Why::IdElsewhere(at));
+            return false;
+        }
         if let Some(&other) = self.peers.get(&h.node_id) {
             // Two connections between the same pair. Both ends keep the one
             // dialed by the smaller node id (the newer one if the same node
@@ -1060,7 +1076,16 @@ impl Node {
         if self.n_conns >= self.conn_cap() || self.active.len() >= self.cfg.max_peers {
             return;
         }
-        if self.dialing_count() >= (self.cfg.max_pending / 2).max(1) {
+        // One node listed under two addresses (it listens on every
+        // interface) is dialed at one at a time; the other is tried later,
+        // and skipped then if that node is connected.
+        let listed_id = k.node_id;
+        let same_node_dialing = listed_id.is_some_and(|n| {
+            self.known
+                .iter()
+                .any(|(a, o)| *a != addr && o.node_id == Some(n) && o.conn.is_some())
+        });
+        if same_node_dialing || self.dialing_count() >= (self.cfg.max_pending / 2).max(1) {
             // Half the handshake slots stay free for inbound joins: a peer
             // list full of dead ends must not lock newcomers out. It is
             // dialed when a slot frees, or by the timer as a fallback.
@@ -1455,7 +1480,7 @@ impl Node {
             }
         } else if matches!(
             why,
-            Why::Protocol(_) | Why::Unexpected(..) | Why::NoPort | Why::Full
+            Why::Protocol(_) | Why::Unexpected(..) | Why::NoPort | Why::Full | Why::IdElsewhere(_)
         ) {
             let reason = why.text();
             self.diag(format_args!("closed connection with {remote}: {reason}"));
@@ -1475,7 +1500,8 @@ impl Node {
                         self.known.remove(&addr);
                     }
                 }
-                Why::Duplicate | Why::Shutdown | Why::Evicted | Why::Full => {}
+                Why::Duplicate | Why::Shutdown | Why::Evicted | Why::Full | Why::IdElsewhere(_) => {
+                }
                 _ if was_active || outbound => {
                     if was_active && let Some(k) = self.known.get_mut(&addr) {
                         k.failures = 0;
@@ -1589,6 +1615,11 @@ enum Why {
     Slow(u64),
     Evicted,
     Full,
+    /// A hello with the node id of a peer connected at another address.
+    IdElsewhere(SocketAddr),
+    /// GOODBYE(duplicate) on the connection we kept: the peer kept another
+    /// that we do not have. A loss, redialed.
+    Disowned,
 }
 
 impl Why {
@@ -1608,6 +1639,8 @@ impl Why {
             Why::Slow(n) => format!("not reading; {n} messages not sent to it"),
             Why::Evicted => "too many connections still in their handshake".into(),
             Why::Full => "at the peer limit".into(),
+            Why::IdElsewhere(a) => format!("its node id is connected at {a}"),
+            Why::Disowned => "it kept another connection that is gone".into(),
         }
     }
 }

@@ -497,3 +497,125 @@ fn a_join_with_a_peer_but_no_welcome_ends_at_the_handshake_deadline() {
     );
     assert!(n.wants_stdin());
 }
+
+#[test]
+fn a_hello_reusing_a_connected_peers_id_from_elsewhere_is_refused() {
+    // Node ids are public: every welcome lists them.
+    let (mut a, b, t0) = node_with_peer();
+    let evil = a.handle_accepted(addr("10.9.9.9:40000"), t0).unwrap();
+    drain(&mut a);
+    assert!(!a.handle_frame(evil, hello(5, 6666), t0));
+    let out = drain(&mut a);
+    assert!(out.contains(&Out::Close(evil)), "{out:?}");
+    assert!(
+        out.contains(&Out::Diag(
+            "rumor: closed connection with 10.9.9.9:40000: its node id is connected at 127.0.0.1:7001\n"
+                .into()
+        )),
+        "{out:?}"
+    );
+    assert!(
+        !out.iter()
+            .any(|o| matches!(o, Out::Send(c, _) | Out::Close(c) if *c == b))
+    );
+    assert!(!out.iter().any(|o| matches!(o, Out::Log(_))), "{out:?}");
+    assert_eq!(a.peer_addrs(), vec![addr("127.0.0.1:7001")]);
+    // B is still served.
+    assert!(a.handle_frame(b, Frame::Keepalive, t0));
+}
+
+#[test]
+fn a_goodbye_duplicate_on_the_connection_we_kept_is_a_loss_and_redialed() {
+    // The peer kept a connection we do not have (the two ends disagreed):
+    // losing the one we have must not lose the peer for good.
+    let (mut n, to_b, t0) = node_with_peer();
+    let (_, ok) = accept_peer(&mut n, 50009, 9, 7009, t0);
+    assert!(ok);
+    drain(&mut n);
+    assert!(!n.handle_frame(to_b, Frame::Goodbye(GoodbyeReason::Duplicate), t0));
+    let out = drain(&mut n);
+    assert!(
+        out.iter().any(|o| matches!(o, Out::Log(l) if l.contains("Disconnected from the peer at \"127.0.0.1:7001\""))),
+        "{out:?}"
+    );
+    let mut redialed = false;
+    for ms in (100..5000).step_by(100) {
+        n.handle_timeout(t0 + Duration::from_millis(ms));
+        redialed |= dials(drain(&mut n)).contains(&addr("127.0.0.1:7001"));
+    }
+    assert!(redialed);
+}
+
+#[test]
+fn a_node_listed_under_two_addresses_is_dialed_once_and_both_ends_agree() {
+    use std::collections::{HashMap, VecDeque};
+    let t0 = Instant::now();
+    // B listens on every interface: reachable as 127.0.0.1 and 127.0.0.2.
+    let mut bcfg = Config::new(addr("0.0.0.0:7001"));
+    bcfg.period = None;
+    let mut b = Node::new(bcfg, 2, t0);
+    b.handle_start(t0);
+    drain(&mut b);
+    let bid = b.id();
+    let (mut a, _) = node_with(|_| {});
+    let (c, _) = accept_peer(&mut a, 50011, 11, 7011, t0);
+    let (d, _) = accept_peer(&mut a, 50012, 12, 7012, t0);
+    drain(&mut a);
+    // Two peers name B by two addresses before either dial is done.
+    let e = |ip: [u8; 4]| PeerEntry {
+        node_id: bid,
+        addr: SocketAddr::from((ip, 7001)),
+    };
+    assert!(a.handle_frame(c, Frame::Peers(vec![e([127, 0, 0, 1])]), t0));
+    assert!(a.handle_frame(d, Frame::Peers(vec![e([127, 0, 0, 2])]), t0));
+    let ds: Vec<ConnId> = drain(&mut a)
+        .into_iter()
+        .filter_map(|o| match o {
+            Out::Dial(c, _) => Some(c),
+            _ => None,
+        })
+        .collect();
+    let [a1] = ds[..] else { panic!("{ds:?}") };
+    // Wire the one connection between the two cores and let them talk.
+    let b1 = b.handle_accepted(addr("127.0.0.1:50001"), t0).unwrap();
+    a.handle_connected(a1, t0);
+    let a2b: HashMap<ConnId, ConnId> = [(a1, b1)].into();
+    let b2a: HashMap<ConnId, ConnId> = [(b1, a1)].into();
+    let mut q: VecDeque<(bool, Out)> = VecDeque::new();
+    q.extend(drain(&mut b).into_iter().map(|o| (false, o)));
+    q.extend(drain(&mut a).into_iter().map(|o| (true, o)));
+    while let Some((from_a, o)) = q.pop_front() {
+        let (map, to) = if from_a {
+            (&a2b, &mut b)
+        } else {
+            (&b2a, &mut a)
+        };
+        match o {
+            Out::Send(c, bytes) => {
+                if let Some(&theirs) = map.get(&c) {
+                    for f in frames(&bytes) {
+                        if !to.handle_frame(theirs, f, t0) {
+                            break;
+                        }
+                    }
+                }
+            }
+            Out::Close(c) => {
+                if let Some(&theirs) = map.get(&c) {
+                    to.handle_closed(theirs, Closed::Eof, t0);
+                }
+            }
+            _ => {}
+        }
+        q.extend(drain(&mut a).into_iter().map(|o| (true, o)));
+        q.extend(drain(&mut b).into_iter().map(|o| (false, o)));
+    }
+    assert!(a.peer_addrs().iter().any(|p| p.port() == 7001));
+    assert!(b.peer_addrs().contains(&addr("127.0.0.1:7000")));
+    // Later, the other address's turn comes: B is connected, so it is not
+    // dialed.
+    for ms in (100..3000).step_by(100) {
+        a.handle_timeout(t0 + Duration::from_millis(ms));
+        assert_eq!(dials(drain(&mut a)), vec![]);
+    }
+}
