@@ -627,6 +627,13 @@ impl Shell {
         self.drain();
     }
 
+    /// Whether slot `index` still holds connection `id`.
+    fn conn_is(&self, index: usize, id: ConnId) -> bool {
+        self.conns
+            .get(index)
+            .is_some_and(|c| c.as_ref().is_some_and(|c| c.id == id))
+    }
+
     /// Forgets the socket of the connection in slot `index`.
     fn drop_io(&mut self, index: usize) -> Option<IoConn> {
         let mut c = self.conns.get_mut(index)?.take()?;
@@ -658,10 +665,7 @@ impl Shell {
                     }
                     Output::Close { conn } => {
                         let i = conn.index as usize;
-                        if self
-                            .conns
-                            .get(i)
-                            .is_some_and(|c| c.as_ref().is_some_and(|c| c.id == conn))
+                        if self.conn_is(i, conn)
                             && let Some(c) = self.drop_io(i)
                         {
                             self.linger(c);
@@ -735,9 +739,15 @@ impl Shell {
                 self.node.handle_written(id, written);
             }
             if let Err(e) = r {
-                self.drop_io(i);
-                self.node.handle_closed(id, Closed::Io(&e), now);
-                self.drain();
+                // A peer that said goodbye and left makes this write fail
+                // (reset) while its goodbye is still unread: read what it
+                // sent first, so its goodbye or last messages count.
+                self.read_conn(i, now);
+                if self.conn_is(i, id) {
+                    self.drop_io(i);
+                    self.node.handle_closed(id, Closed::Io(&e), now);
+                    self.drain();
+                }
             }
         }
         self.lingering.retain_mut(|l| {

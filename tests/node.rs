@@ -422,3 +422,36 @@ fn a_stopped_terminal_pauses_the_node_and_never_ends_it() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[test]
+fn a_goodbye_is_heard_even_by_a_peer_busy_sending_to_the_leaver() {
+    // The leaver's close resets the connection while the busy peer still
+    // writes to it; the goodbye before the reset must be read, not lost.
+    for _ in 0..3 {
+        let mut a = Rumor::start(&["--period", "off"]);
+        let mut b = Rumor::start(&["--period", "off", "--connect", &a.addr.to_string()]);
+        assert!(b.wait_peers(T, &[&a]));
+        let mut stdin = b.stdin.take().unwrap();
+        let flood = std::thread::spawn(move || {
+            let line = [b"x".repeat(200), b"\n".to_vec()].concat();
+            while std::io::Write::write_all(&mut stdin, &line).is_ok() {}
+        });
+        assert!(
+            a.out
+                .wait(T, |l| count(l, |b| b.starts_with("Received")) >= 1000)
+        );
+        a.signal(SIGTERM);
+        assert_eq!(a.wait_exit(T).map(|s| s.code()), Some(Some(0)));
+        let gone = format!("Disconnected from the peer at {}", a.name());
+        assert!(b.wait_line(T, |l| l.starts_with(&gone)));
+        let line = b
+            .out
+            .snapshot()
+            .into_iter()
+            .find(|l| body(l).starts_with(&gone));
+        assert_eq!(body(&line.unwrap()), format!("{gone} (it left)"));
+        b.signal(SIGKILL);
+        b.wait_exit(T);
+        let _ = flood.join();
+    }
+}
