@@ -434,9 +434,14 @@ impl Shell {
                 }
             }
         }
+        // The core may have closed it while handling the connect, and even
+        // reused the slot for a dial.
         let Some(Some(c)) = self.conns.get_mut(index) else {
             return;
         };
+        if c.id != id {
+            return;
+        }
         if (ev.is_readable() || ev.is_read_closed() || ev.is_error()) && !c.readable {
             c.readable = true;
             self.ready.push(index);
