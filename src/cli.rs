@@ -31,6 +31,11 @@ pub struct Args {
     /// Example: --connect 127.0.0.1:8080
     #[arg(long = "connect", visible_alias = "bootstrap", value_name = "HOST:PORT", value_parser = parse_peer)]
     pub connect: Vec<Peer>,
+
+    /// Print one JSON object per line on stdout instead of text (the
+    /// schema is in the README); stderr stays text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 const EXAMPLES: &str = "\

@@ -5,8 +5,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use rumor::cli::Args;
+use rumor::format::Style;
 use rumor::node::Config;
-use rumor::shell;
+use rumor::shell::{self, Options};
 
 fn main() -> ExitCode {
     // Usage errors: clap prints one line and exits 2.
@@ -18,7 +19,11 @@ fn main() -> ExitCode {
         .iter()
         .filter_map(|p| p.pick(args.bind))
         .collect();
-    match shell::run(cfg, fastrand::u64(..)) {
+    let opts = Options {
+        style: if args.json { Style::Json } else { Style::Text },
+        ..Options::default()
+    };
+    match shell::run(cfg, fastrand::u64(..), opts) {
         Ok(shell::Exit::Clean) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("rumor: {e}");

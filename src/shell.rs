@@ -29,8 +29,8 @@ use mio::{Events, Interest, Poll, Token};
 use signal_hook_mio::v1_0::Signals;
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::node::{Closed, Config, ConnId, Node, Output, describe};
-use crate::wire::FrameReader;
+use crate::format::{self, Format, Style};
+use crate::node::{Config, ConnId, Driver, Event, Level, Node, Reason, describe};
 
 const LISTENER: Token = Token(usize::MAX);
 const STDIN: Token = Token(usize::MAX - 1);
@@ -63,7 +63,6 @@ fn token(id: ConnId) -> Token {
 struct IoConn {
     id: ConnId,
     stream: TcpStream,
-    reader: FrameReader,
     out: OutBuf,
     /// Outbound and not yet connected.
     connecting: bool,
@@ -96,38 +95,64 @@ pub enum Exit {
     Clean,
 }
 
+/// How the node talks to its user.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// stdout's format.
+    pub style: Style,
+    /// The least important diagnostic printed on stderr.
+    pub level: Level,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            style: Style::Text,
+            level: Level::Notice,
+        }
+    }
+}
+
 pub struct Shell {
-    poll: Poll,
     listener: TcpListener,
     listener_ready: bool,
     accept_paused_until: Option<Instant>,
     /// A descriptor held in reserve, given up to accept a connection when
     /// the process has no other left.
     spare: Option<File>,
+    node: Node,
+    io: Io,
+    scratch: Box<[u8]>,
+    stdin: Stdin,
+    stdin_flags: Option<i32>,
+    signals: Signals,
+    shutting_down: bool,
+}
+
+/// Everything the core's outputs act on: sockets, buffers, stdout. It is
+/// the shell's [`Driver`].
+struct Io {
+    poll: Poll,
     /// The IP outgoing connections leave from: the listening IP, unless that
     /// is unspecified (`0.0.0.0`, `::`).
     source: Option<IpAddr>,
-    node: Node,
     conns: Vec<Option<IoConn>>,
     dirty: Vec<usize>,
     /// Slots whose connection is `readable` (each listed once per edge), so
     /// a turn visits only connections with something to read.
     ready: Vec<usize>,
     lingering: Vec<Lingering>,
-    scratch: Box<[u8]>,
     stdout: Vec<u8>,
     /// A failed mid-turn stdout write, acted on at the end of the turn.
     stdout_err: Option<io::Error>,
-    stdin: Stdin,
-    stdin_flags: Option<i32>,
-    signals: Signals,
-    shutting_down: bool,
+    format: Format,
+    level: Level,
     failed_dials: Vec<(ConnId, io::Error)>,
 }
 
 /// Binds, prints the address and runs until a signal. Errors are the ones
 /// that stop the node before it runs (the port is taken, say).
-pub fn run(mut cfg: Config, seed: u64) -> io::Result<Exit> {
+pub fn run(mut cfg: Config, seed: u64, opts: Options) -> io::Result<Exit> {
     let std_listener = std::net::TcpListener::bind(cfg.listen).map_err(|e| {
         io::Error::new(
             e.kind(),
@@ -154,25 +179,29 @@ pub fn run(mut cfg: Config, seed: u64) -> io::Result<Exit> {
     let now = Instant::now();
     let node = Node::new(cfg, seed, now);
     let mut shell = Shell {
-        poll,
         listener,
         listener_ready: true,
         accept_paused_until: None,
         spare: spare_fd(),
-        source,
         node,
-        conns: Vec::new(),
-        dirty: Vec::new(),
-        ready: Vec::new(),
-        lingering: Vec::new(),
+        io: Io {
+            poll,
+            source,
+            conns: Vec::new(),
+            dirty: Vec::new(),
+            ready: Vec::new(),
+            lingering: Vec::new(),
+            stdout: Vec::new(),
+            stdout_err: None,
+            format: Format::new(opts.style),
+            level: opts.level,
+            failed_dials: Vec::new(),
+        },
         scratch: vec![0; 64 * 1024].into_boxed_slice(),
-        stdout: Vec::new(),
-        stdout_err: None,
         stdin: Stdin::Closed,
         stdin_flags: None,
         signals,
         shutting_down: false,
-        failed_dials: Vec::new(),
     };
     shell.open_stdin();
     shell.node.handle_start(now);
@@ -284,6 +313,7 @@ impl Shell {
             return; // stdin is closed: nothing to read.
         }
         match self
+            .io
             .poll
             .registry()
             .register(&mut SourceFd(&0), STDIN, Interest::READABLE)
@@ -315,7 +345,7 @@ impl Shell {
         };
         (stdin_ready && self.node.wants_stdin())
             || (self.listener_ready && self.accept_paused_until.is_none())
-            || !self.ready.is_empty()
+            || !self.io.ready.is_empty()
     }
 
     fn run_loop(&mut self) -> io::Result<Exit> {
@@ -328,20 +358,20 @@ impl Shell {
                 let mut next = self.node.poll_timeout();
                 for t in [
                     self.accept_paused_until,
-                    self.lingering.iter().map(|l| l.until).min(),
+                    self.io.lingering.iter().map(|l| l.until).min(),
                 ]
                 .into_iter()
                 .flatten()
                 {
                     next = Some(next.map_or(t, |n| n.min(t)));
                 }
-                if !self.lingering.is_empty() {
+                if !self.io.lingering.is_empty() {
                     let soon = now + Duration::from_millis(10);
                     next = Some(next.map_or(soon, |n| n.min(soon)));
                 }
                 next.map(|t| t.saturating_duration_since(now))
             };
-            if let Err(e) = self.poll.poll(&mut events, timeout) {
+            if let Err(e) = self.io.poll.poll(&mut events, timeout) {
                 if e.kind() == ErrorKind::Interrupted {
                     continue;
                 }
@@ -370,8 +400,9 @@ impl Shell {
             if self.listener_ready && self.accept_paused_until.is_none() {
                 self.accept(now);
             }
-            for i in std::mem::take(&mut self.ready) {
+            for i in std::mem::take(&mut self.io.ready) {
                 if self
+                    .io
                     .conns
                     .get(i)
                     .is_some_and(|c| c.as_ref().is_some_and(|c| c.readable))
@@ -399,7 +430,7 @@ impl Shell {
 
     fn conn_event(&mut self, t: usize, ev: &mio::event::Event, now: Instant) {
         let index = t & 0xffff_ffff;
-        let Some(Some(c)) = self.conns.get_mut(index) else {
+        let Some(Some(c)) = self.io.conns.get_mut(index) else {
             return;
         };
         if token(c.id).0 != t {
@@ -427,8 +458,8 @@ impl Shell {
                     self.drain();
                 }
                 Err(e) => {
-                    self.drop_io(index);
-                    self.node.handle_closed(id, Closed::Io(&e), now);
+                    self.io.drop_io(index);
+                    self.node.handle_closed(id, Reason::io(&e), now);
                     self.drain();
                     return;
                 }
@@ -436,7 +467,7 @@ impl Shell {
         }
         // The core may have closed it while handling the connect, and even
         // reused the slot for a dial.
-        let Some(Some(c)) = self.conns.get_mut(index) else {
+        let Some(Some(c)) = self.io.conns.get_mut(index) else {
             return;
         };
         if c.id != id {
@@ -444,11 +475,11 @@ impl Shell {
         }
         if (ev.is_readable() || ev.is_read_closed() || ev.is_error()) && !c.readable {
             c.readable = true;
-            self.ready.push(index);
+            self.io.ready.push(index);
         }
         if ev.is_writable() && !c.out.is_empty() && !c.dirty {
             c.dirty = true;
-            self.dirty.push(index);
+            self.io.dirty.push(index);
         }
     }
 
@@ -511,43 +542,32 @@ impl Shell {
     fn admit(&mut self, mut stream: TcpStream, id: Option<ConnId>, now: Instant) {
         if let Some(id) = id {
             let _ = stream.set_nodelay(true);
-            let reg = self.poll.registry().register(
+            let reg = self.io.poll.registry().register(
                 &mut stream,
                 token(id),
                 Interest::READABLE | Interest::WRITABLE,
             );
             if let Err(e) = reg {
-                self.node.handle_closed(id, Closed::Io(&e), now);
+                self.node.handle_closed(id, Reason::io(&e), now);
             } else {
-                self.put(IoConn::new(id, stream, false));
+                self.io.put(IoConn::new(id, stream, false));
             }
         }
         self.drain();
-    }
-
-    fn put(&mut self, c: IoConn) {
-        let i = c.id.index as usize;
-        if self.conns.len() <= i {
-            self.conns.resize_with(i + 1, || None);
-        }
-        if c.readable {
-            self.ready.push(i);
-        }
-        self.conns[i] = Some(c);
     }
 
     /// Reads `conn` until `WouldBlock`, its end, or the turn's budget.
     fn read_conn(&mut self, index: usize, now: Instant) {
         let mut budget = READ_BUDGET;
         loop {
-            let Some(Some(c)) = self.conns.get_mut(index) else {
+            let Some(Some(c)) = self.io.conns.get_mut(index) else {
                 return;
             };
             let id = c.id;
             let n = match c.stream.read(&mut self.scratch) {
                 Ok(0) => {
-                    self.drop_io(index);
-                    self.node.handle_closed(id, Closed::Eof, now);
+                    self.io.drop_io(index);
+                    self.node.handle_closed(id, Reason::Eof, now);
                     self.drain();
                     return;
                 }
@@ -558,34 +578,21 @@ impl Shell {
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    self.drop_io(index);
-                    self.node.handle_closed(id, Closed::Io(&e), now);
+                    self.io.drop_io(index);
+                    self.node.handle_closed(id, Reason::io(&e), now);
                     self.drain();
                     return;
                 }
             };
-            let node = &mut self.node;
-            let r = c
-                .reader
-                .feed(&self.scratch[..n], |f| node.handle_frame(id, f, now));
-            match r {
-                Ok(true) => {}
-                Ok(false) => {
-                    // The core closed it; its Close output follows.
-                    self.drain();
-                    return;
-                }
-                Err(e) => {
-                    self.drop_io(index);
-                    self.node.handle_closed(id, Closed::Protocol(e), now);
-                    self.drain();
-                    return;
-                }
+            if !self.node.handle_read(id, &self.scratch[..n], now) {
+                // The core closed it; its Close output follows.
+                self.drain();
+                return;
             }
             self.drain();
             budget = budget.saturating_sub(n);
             if budget == 0 {
-                self.ready.push(index);
+                self.io.ready.push(index);
                 return; // still readable: picked up next turn
             }
         }
@@ -625,11 +632,95 @@ impl Shell {
 
     fn close_stdin(&mut self, now: Instant) {
         if matches!(self.stdin, Stdin::Polled { .. }) {
-            let _ = self.poll.registry().deregister(&mut SourceFd(&0));
+            let _ = self.io.poll.registry().deregister(&mut SourceFd(&0));
         }
         self.stdin = Stdin::Closed;
         self.node.handle_stdin_closed(now);
         self.drain();
+    }
+
+    /// Carries out everything the core asked for; a dial that fails at
+    /// once is reported back, which may ask for more.
+    fn drain(&mut self) {
+        loop {
+            self.node.drain(&mut self.io);
+            if self.io.failed_dials.is_empty() {
+                return;
+            }
+            let now = Instant::now();
+            for (conn, e) in std::mem::take(&mut self.io.failed_dials) {
+                self.node.handle_closed(conn, Reason::io(&e), now);
+            }
+        }
+    }
+
+    /// Writes every connection with bytes queued this turn.
+    fn flush_all(&mut self) {
+        let now = Instant::now();
+        for i in std::mem::take(&mut self.io.dirty) {
+            let Some(Some(c)) = self.io.conns.get_mut(i) else {
+                continue;
+            };
+            c.dirty = false;
+            if c.connecting {
+                continue; // written once connected
+            }
+            let before = c.out.len();
+            let r = c.out.write_to(&mut c.stream);
+            let id = c.id;
+            let written = before - c.out.len();
+            if written > 0 {
+                self.node.handle_written(id, written);
+            }
+            if let Err(e) = r {
+                // A peer that said goodbye and left makes this write fail
+                // (reset) while its goodbye is still unread: read what it
+                // sent first, so its goodbye or last messages count.
+                self.read_conn(i, now);
+                if self.io.conn_is(i, id) {
+                    self.io.drop_io(i);
+                    self.node.handle_closed(id, Reason::io(&e), now);
+                    self.drain();
+                }
+            }
+        }
+        self.io.lingering.retain_mut(|l| {
+            now < l.until && l.out.write_to(&mut l.stream).is_ok() && !l.out.is_empty()
+        });
+    }
+
+    fn flush_stdout(&mut self) -> io::Result<()> {
+        if let Some(e) = self.io.stdout_err.take() {
+            return Err(e);
+        }
+        write_out(&mut self.io.stdout)
+    }
+
+    /// Says goodbye, gives the goodbyes up to a second to leave, and stops.
+    fn shutdown(&mut self) -> io::Result<Exit> {
+        let now = Instant::now();
+        self.node.handle_shutdown(now);
+        self.drain();
+        let _ = self.flush_stdout();
+        let deadline = now + Duration::from_secs(1);
+        while !self.io.lingering.is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+            self.flush_all();
+        }
+        Ok(Exit::Clean)
+    }
+}
+
+impl Io {
+    fn put(&mut self, c: IoConn) {
+        let i = c.id.index as usize;
+        if self.conns.len() <= i {
+            self.conns.resize_with(i + 1, || None);
+        }
+        if c.readable {
+            self.ready.push(i);
+        }
+        self.conns[i] = Some(c);
     }
 
     /// Whether slot `index` still holds connection `id`.
@@ -646,58 +737,7 @@ impl Shell {
         Some(c)
     }
 
-    /// Carries out everything the core asked for.
-    fn drain(&mut self) {
-        loop {
-            while let Some(out) = self.node.poll_output() {
-                match out {
-                    Output::Send { conn, bytes } => {
-                        let i = conn.index as usize;
-                        if let Some(Some(c)) = self.conns.get_mut(i)
-                            && c.id == conn
-                        {
-                            c.out.extend_from_slice(bytes);
-                            if !c.dirty {
-                                c.dirty = true;
-                                self.dirty.push(i);
-                            }
-                        }
-                    }
-                    Output::Dial { conn, addr } => {
-                        if let Err(e) = self.dial(conn, addr) {
-                            self.failed_dials.push((conn, e));
-                        }
-                    }
-                    Output::Close { conn } => {
-                        let i = conn.index as usize;
-                        if self.conn_is(i, conn)
-                            && let Some(c) = self.drop_io(i)
-                        {
-                            self.linger(c);
-                        }
-                    }
-                    Output::Log(line) => {
-                        self.stdout.extend_from_slice(line.as_bytes());
-                        if self.stdout.len() >= STDOUT_CHUNK
-                            && let Err(e) = write_out(&mut self.stdout)
-                        {
-                            self.stdout_err.get_or_insert(e);
-                        }
-                    }
-                    Output::Diag(line) => diag(line),
-                }
-            }
-            if self.failed_dials.is_empty() {
-                return;
-            }
-            let now = Instant::now();
-            for (conn, e) in std::mem::take(&mut self.failed_dials) {
-                self.node.handle_closed(conn, Closed::Io(&e), now);
-            }
-        }
-    }
-
-    fn dial(&mut self, conn: ConnId, addr: SocketAddr) -> io::Result<()> {
+    fn connect(&mut self, conn: ConnId, addr: SocketAddr) -> io::Result<()> {
         let mut stream = connect_from(self.source, addr)?;
         self.poll.registry().register(
             &mut stream,
@@ -725,60 +765,55 @@ impl Shell {
         }
     }
 
-    /// Writes every connection with bytes queued this turn.
-    fn flush_all(&mut self) {
-        let now = Instant::now();
-        for i in std::mem::take(&mut self.dirty) {
-            let Some(Some(c)) = self.conns.get_mut(i) else {
-                continue;
-            };
-            c.dirty = false;
-            if c.connecting {
-                continue; // written once connected
+    /// Appends a stdout line, writing out once a chunk has built up.
+    fn log(&mut self, at: Duration, event: &Event<'_>) {
+        self.format.line(&mut self.stdout, at, event);
+        if self.stdout.len() >= STDOUT_CHUNK
+            && let Err(e) = write_out(&mut self.stdout)
+        {
+            self.stdout_err.get_or_insert(e);
+        }
+    }
+}
+
+impl Driver for Io {
+    fn send(&mut self, conn: ConnId, bytes: &[u8]) {
+        let i = conn.index as usize;
+        if let Some(Some(c)) = self.conns.get_mut(i)
+            && c.id == conn
+        {
+            c.out.extend_from_slice(bytes);
+            if !c.dirty {
+                c.dirty = true;
+                self.dirty.push(i);
             }
-            let before = c.out.len();
-            let r = c.out.write_to(&mut c.stream);
-            let id = c.id;
-            let written = before - c.out.len();
-            if written > 0 {
-                self.node.handle_written(id, written);
-            }
-            if let Err(e) = r {
-                // A peer that said goodbye and left makes this write fail
-                // (reset) while its goodbye is still unread: read what it
-                // sent first, so its goodbye or last messages count.
-                self.read_conn(i, now);
-                if self.conn_is(i, id) {
-                    self.drop_io(i);
-                    self.node.handle_closed(id, Closed::Io(&e), now);
-                    self.drain();
+        }
+    }
+
+    fn dial(&mut self, conn: ConnId, addr: SocketAddr) {
+        if let Err(e) = self.connect(conn, addr) {
+            self.failed_dials.push((conn, e));
+        }
+    }
+
+    fn close(&mut self, conn: ConnId) {
+        let i = conn.index as usize;
+        if self.conn_is(i, conn)
+            && let Some(c) = self.drop_io(i)
+        {
+            self.linger(c);
+        }
+    }
+
+    fn event(&mut self, at: Duration, event: Event<'_>) {
+        match event {
+            Event::Diag { kind, text } => {
+                if kind.level() <= self.level {
+                    diag(&format::diag_line(text));
                 }
             }
+            e => self.log(at, &e),
         }
-        self.lingering.retain_mut(|l| {
-            now < l.until && l.out.write_to(&mut l.stream).is_ok() && !l.out.is_empty()
-        });
-    }
-
-    fn flush_stdout(&mut self) -> io::Result<()> {
-        if let Some(e) = self.stdout_err.take() {
-            return Err(e);
-        }
-        write_out(&mut self.stdout)
-    }
-
-    /// Says goodbye, gives the goodbyes up to a second to leave, and stops.
-    fn shutdown(&mut self) -> io::Result<Exit> {
-        let now = Instant::now();
-        self.node.handle_shutdown(now);
-        self.drain();
-        let _ = self.flush_stdout();
-        let deadline = now + Duration::from_secs(1);
-        while !self.lingering.is_empty() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
-            self.flush_all();
-        }
-        Ok(Exit::Clean)
     }
 }
 
@@ -787,7 +822,6 @@ impl IoConn {
         IoConn {
             id,
             stream,
-            reader: FrameReader::new(),
             out: OutBuf::default(),
             connecting,
             readable: !connecting,

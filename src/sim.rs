@@ -11,8 +11,8 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use crate::node::{Closed, Config, ConnId, Node, Output};
-use crate::wire::FrameReader;
+use crate::capture::{Capture, Out};
+use crate::node::{Config, ConnId, Node, Reason};
 
 /// One simulated node and what it printed.
 #[derive(Debug)]
@@ -24,9 +24,8 @@ pub struct SimNode {
     pub up: bool,
     /// stdout lines, without the timestamp.
     pub log: Vec<String>,
-    /// stderr lines.
+    /// stderr lines, without `rumor: `.
     pub diag: Vec<String>,
-    readers: HashMap<ConnId, FrameReader>,
 }
 
 #[derive(Debug)]
@@ -63,9 +62,11 @@ pub struct Sim {
 }
 
 impl Sim {
-    pub fn new(seed: u64) -> Self {
+    /// A network whose virtual clock starts at `start` (any instant: the
+    /// simulator never reads the real clock).
+    pub fn new(seed: u64, start: Instant) -> Self {
         Sim {
-            now: Instant::now(),
+            now: start,
             nodes: Vec::new(),
             latency: Duration::from_micros(200),
             deliveries: 0,
@@ -111,7 +112,6 @@ impl Sim {
             up: true,
             log: Vec::new(),
             diag: Vec::new(),
-            readers: HashMap::new(),
         });
         let i = self.nodes.len() - 1;
         self.nodes[i].node.handle_start(self.now);
@@ -149,26 +149,10 @@ impl Sim {
     /// Carries out everything node `i` asked for.
     fn flush(&mut self, i: usize) {
         let at = self.now + self.latency;
-        let mut todo = Vec::new();
-        let SimNode {
-            node, log, diag, ..
-        } = &mut self.nodes[i];
-        while let Some(out) = node.poll_output() {
+        let outs = Capture::of(&mut self.nodes[i].node);
+        for out in outs {
             match out {
-                Output::Send { conn, bytes } => todo.push((conn, Some(bytes.to_vec()), None)),
-                Output::Dial { conn, addr } => todo.push((conn, None, Some(addr))),
-                Output::Close { conn } => todo.push((conn, None, None)),
-                Output::Log(l) => {
-                    let line = l.trim_end_matches('\n');
-                    let line = line.split_once(" - ").map_or(line, |(_, rest)| rest);
-                    log.push(line.to_string());
-                }
-                Output::Diag(l) => diag.push(l.trim_end().to_string()),
-            }
-        }
-        for (conn, bytes, addr) in todo {
-            match (bytes, addr) {
-                (Some(bytes), _) => {
+                Out::Send(conn, bytes) => {
                     let n = bytes.len();
                     if let Some(&(to, their)) = self.links.get(&(i, conn)) {
                         self.push(
@@ -182,7 +166,7 @@ impl Sim {
                     }
                     self.nodes[i].node.handle_written(conn, n);
                 }
-                (None, Some(addr)) => self.push(
+                Out::Dial(conn, addr) => self.push(
                     at,
                     Event::Connect {
                         from: i,
@@ -190,13 +174,14 @@ impl Sim {
                         addr,
                     },
                 ),
-                (None, None) => {
-                    self.nodes[i].readers.remove(&conn);
+                Out::Close(conn) => {
                     if let Some((to, their)) = self.links.remove(&(i, conn)) {
                         self.links.remove(&(to, their));
                         self.push(at, Event::Eof { to, conn: their });
                     }
                 }
+                Out::Log(line) => self.nodes[i].log.push(line),
+                Out::Diag(_, text) => self.nodes[i].diag.push(text),
             }
         }
     }
@@ -264,7 +249,7 @@ impl Sim {
                         let e = io::Error::from(io::ErrorKind::ConnectionRefused);
                         self.nodes[from]
                             .node
-                            .handle_closed(conn, Closed::Io(&e), now);
+                            .handle_closed(conn, Reason::io(&e), now);
                         if let Some(t) = target {
                             self.flush(t);
                         }
@@ -277,20 +262,16 @@ impl Sim {
                 if !self.nodes[to].up {
                     return;
                 }
-                let SimNode { node, readers, .. } = &mut self.nodes[to];
-                let reader = readers.entry(conn).or_default();
-                let r = reader.feed(&bytes, |f| node.handle_frame(conn, f, now));
-                if let Err(e) = r {
-                    node.handle_closed(conn, Closed::Protocol(e), now);
-                    self.drop_link(to, conn);
-                }
+                // A connection the node closed reports its Close as it
+                // drains, which ends the link.
+                self.nodes[to].node.handle_read(conn, &bytes, now);
                 self.flush(to);
             }
             Event::Eof { to, conn } => {
                 if !self.nodes[to].up {
                     return;
                 }
-                self.nodes[to].node.handle_closed(conn, Closed::Eof, now);
+                self.nodes[to].node.handle_closed(conn, Reason::Eof, now);
                 self.drop_link(to, conn);
                 self.flush(to);
             }
@@ -298,7 +279,6 @@ impl Sim {
     }
 
     fn drop_link(&mut self, i: usize, conn: ConnId) {
-        self.nodes[i].readers.remove(&conn);
         if let Some((to, their)) = self.links.remove(&(i, conn)) {
             self.links.remove(&(to, their));
             let at = self.now + self.latency;

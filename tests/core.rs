@@ -3,7 +3,8 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use rumor::node::{Closed, Config, ConnId, Node, Output};
+use rumor::format::{self, Format, Style};
+use rumor::node::{Config, ConnId, Driver, Event, Node, Reason};
 use rumor::wire::{self, Frame, GoodbyeReason, Hello, PeerEntry};
 
 fn addr(s: &str) -> SocketAddr {
@@ -20,18 +21,49 @@ enum Out {
     Diag(String),
 }
 
-fn drain(n: &mut Node) -> Vec<Out> {
-    let mut v = Vec::new();
-    while let Some(o) = n.poll_output() {
-        v.push(match o {
-            Output::Send { conn, bytes } => Out::Send(conn, bytes.to_vec()),
-            Output::Dial { conn, addr } => Out::Dial(conn, addr),
-            Output::Close { conn } => Out::Close(conn),
-            Output::Log(l) => Out::Log(l.to_string()),
-            Output::Diag(l) => Out::Diag(l.to_string()),
+/// Keeps each output, with log lines formatted as the binary prints them
+/// (timestamp included) and diagnostics as their stderr line.
+struct Record(Format, Vec<Out>);
+
+impl Driver for Record {
+    fn send(&mut self, conn: ConnId, bytes: &[u8]) {
+        self.1.push(Out::Send(conn, bytes.to_vec()));
+    }
+    fn dial(&mut self, conn: ConnId, addr: SocketAddr) {
+        self.1.push(Out::Dial(conn, addr));
+    }
+    fn close(&mut self, conn: ConnId) {
+        self.1.push(Out::Close(conn));
+    }
+    fn event(&mut self, at: Duration, event: Event<'_>) {
+        self.1.push(match event {
+            Event::Diag { text, .. } => Out::Diag(format::diag_line(text)),
+            e => {
+                let mut line = Vec::new();
+                self.0.line(&mut line, at, &e);
+                Out::Log(String::from_utf8(line).unwrap())
+            }
         });
     }
-    v
+}
+
+fn drain(n: &mut Node) -> Vec<Out> {
+    let mut r = Record(Format::new(Style::Text), Vec::new());
+    n.drain(&mut r);
+    r.1
+}
+
+/// Frames in as bytes, the way a driver hands them to the core.
+trait FeedFrame {
+    fn feed_frame(&mut self, c: ConnId, f: Frame<'_>, now: Instant) -> bool;
+}
+
+impl FeedFrame for Node {
+    fn feed_frame(&mut self, c: ConnId, f: Frame<'_>, now: Instant) -> bool {
+        let mut bytes = Vec::new();
+        f.encode(&mut bytes);
+        self.handle_read(c, &bytes, now)
+    }
 }
 
 fn frames(bytes: &[u8]) -> Vec<Frame<'_>> {
@@ -67,7 +99,7 @@ fn node_with_peer() -> (Node, ConnId, Instant) {
     let mut n = Node::new(cfg, 1, t0);
     n.handle_start(t0);
     let c = n.handle_accepted(addr("127.0.0.1:50000"), t0).unwrap();
-    assert!(n.handle_frame(c, hello(5, 7001), t0));
+    assert!(n.feed_frame(c, hello(5, 7001), t0));
     drain(&mut n);
     assert_eq!(n.peer_addrs(), vec![addr("127.0.0.1:7001")]);
     (n, c, t0)
@@ -97,7 +129,7 @@ fn accepted_peer_gets_hello_then_welcome_and_is_named_by_ip_and_hello_port() {
             ..
         })]
     ));
-    assert!(n.handle_frame(c, hello(5, 7001), t0));
+    assert!(n.feed_frame(c, hello(5, 7001), t0));
     let out = drain(&mut n);
     assert_eq!(out.len(), 2, "{out:?}");
     let Out::Send(_, bytes) = &out[0] else {
@@ -132,7 +164,7 @@ fn a_peer_list_never_makes_the_node_dial_itself_or_bogus_addresses() {
         entry(8, "127.0.0.1:7003"),       // the one good entry
         entry(8, "127.0.0.1:7003"),       // the same again
     ];
-    assert!(n.handle_frame(c, Frame::Peers(list), t0));
+    assert!(n.feed_frame(c, Frame::Peers(list), t0));
     assert_eq!(dials(drain(&mut n)), vec![addr("127.0.0.1:7003")]);
 }
 
@@ -170,7 +202,7 @@ fn node_with(tweak: impl FnOnce(&mut Config)) -> (Node, Instant) {
 fn accept_peer(n: &mut Node, remote: u16, id: u64, port: u16, t0: Instant) -> (ConnId, bool) {
     let from = SocketAddr::from(([127, 0, 0, 1], remote));
     let c = n.handle_accepted(from, t0).expect("a handshake slot");
-    let ok = n.handle_frame(c, hello(id, port), t0);
+    let ok = n.feed_frame(c, hello(id, port), t0);
     (c, ok)
 }
 
@@ -197,10 +229,10 @@ fn a_hello_past_the_peer_limit_closes_that_connection_and_nothing_is_dialed_past
     assert!(!out.iter().any(|o| matches!(o, Out::Log(_))), "{out:?}");
     assert_eq!((n.peer_count(), n.conn_count()), (2, 2));
     // A peer list does not make it dial past the limit either.
-    assert!(n.handle_frame(c1, Frame::Peers(vec![entry(14, 7004)]), t0));
+    assert!(n.feed_frame(c1, Frame::Peers(vec![entry(14, 7004)]), t0));
     assert_eq!(dials(drain(&mut n)), vec![]);
     // Once a peer leaves, the next one is taken.
-    n.handle_closed(c2, Closed::Eof, t0);
+    n.handle_closed(c2, Reason::Eof, t0);
     drain(&mut n);
     let (_, ok) = accept_peer(&mut n, 50005, 15, 7005, t0);
     assert!(ok);
@@ -217,7 +249,7 @@ fn known_addresses_stop_at_their_cap_and_a_new_peer_takes_a_stale_ones_place() {
     // Ten new addresses: three fit beside the peer's own, the rest are
     // ignored, and only the ones remembered are dialed.
     let list: Vec<PeerEntry> = (0..10).map(|i| entry(20 + i, 7100 + i as u16)).collect();
-    assert!(n.handle_frame(c, Frame::Peers(list), t0));
+    assert!(n.feed_frame(c, Frame::Peers(list), t0));
     let out = drain(&mut n);
     let ids: Vec<ConnId> = out
         .iter()
@@ -237,7 +269,7 @@ fn known_addresses_stop_at_their_cap_and_a_new_peer_takes_a_stale_ones_place() {
     // address nobody is connected to, and the count stays at the cap.
     let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
     for id in ids {
-        n.handle_closed(id, Closed::Io(&refused), t0);
+        n.handle_closed(id, Reason::io(&refused), t0);
     }
     drain(&mut n);
     assert_eq!(n.known_count(), 4);
@@ -257,7 +289,7 @@ fn entries_past_the_list_take_cap_are_ignored() {
     assert!(ok);
     drain(&mut n);
     let list: Vec<PeerEntry> = (0..10).map(|i| entry(20 + i, 7100 + i as u16)).collect();
-    assert!(n.handle_frame(c, Frame::Peers(list), t0));
+    assert!(n.feed_frame(c, Frame::Peers(list), t0));
     assert_eq!(dials(drain(&mut n)).len(), 3);
     assert_eq!(n.known_count(), 4);
 }
@@ -276,7 +308,7 @@ fn a_hello_with_our_own_id_is_a_self_connection_and_never_redialed() {
     };
     assert_eq!(*a, addr("127.0.0.1:7000"));
     n.handle_connected(*c, t0);
-    assert!(!n.handle_frame(*c, hello(my_id, 7000), t0));
+    assert!(!n.feed_frame(*c, hello(my_id, 7000), t0));
     assert!(drain(&mut n).contains(&Out::Close(*c)));
     assert!(n.is_self_addr(addr("127.0.0.1:7000")));
     assert_eq!(n.peer_count(), 0);
@@ -300,7 +332,7 @@ fn frames_out_of_order_close_only_that_connection() {
         ttl: 0,
         payload: b"sneaky",
     };
-    assert!(!n.handle_frame(bad, msg.clone(), t0));
+    assert!(!n.feed_frame(bad, msg.clone(), t0));
     let out = drain(&mut n);
     assert!(out.contains(&Out::Close(bad)));
     assert!(out.iter().any(|o| matches!(o, Out::Diag(d)
@@ -310,7 +342,7 @@ fn frames_out_of_order_close_only_that_connection() {
             .any(|o| matches!(o, Out::Log(l) if l.contains("sneaky")))
     );
     // A second hello from an established peer.
-    assert!(!n.handle_frame(good, hello(5, 7001), t0));
+    assert!(!n.feed_frame(good, hello(5, 7001), t0));
     let out = drain(&mut n);
     assert!(out.contains(&Out::Close(good)));
     assert!(out.contains(&Out::Log(
@@ -320,10 +352,11 @@ fn frames_out_of_order_close_only_that_connection() {
 }
 
 #[test]
-fn a_protocol_error_reported_by_the_driver_names_the_peer_and_reason() {
+fn bytes_that_are_not_a_frame_close_the_peer_with_its_reason() {
     let (mut n, c, t0) = node_with_peer();
-    n.handle_closed(c, Closed::Protocol(wire::DecodeError::UnknownType(99)), t0);
+    assert!(!n.handle_read(c, &[0, 0, 0, 1, 99], t0));
     let out = drain(&mut n);
+    assert!(out.contains(&Out::Close(c)), "{out:?}");
     assert!(out.contains(&Out::Diag(
         "rumor: closed connection to \"127.0.0.1:7001\": protocol error: unknown frame type 99\n".into()
     )), "{out:?}");
@@ -339,7 +372,7 @@ fn hours_keep_counting_past_a_day() {
         ttl: 0,
         payload: b"late",
     };
-    assert!(n.handle_frame(c, msg, later));
+    assert!(n.feed_frame(c, msg, later));
     assert_eq!(
         drain(&mut n),
         vec![Out::Log(
@@ -352,7 +385,7 @@ fn hours_keep_counting_past_a_day() {
 fn received_text_is_escaped_and_invalid_utf8_replaced() {
     let (mut n, c, t0) = node_with_peer();
     let payload = b"a\nb\x1b[2J\xff\xfe c";
-    assert!(n.handle_frame(
+    assert!(n.feed_frame(
         c,
         Frame::Message {
             id: 1,
@@ -385,7 +418,7 @@ fn stdin_that_is_not_utf8_is_sent_with_replacement_characters() {
 #[test]
 fn goodbye_ends_the_peer_without_a_redial() {
     let (mut n, c, t0) = node_with_peer();
-    assert!(!n.handle_frame(c, Frame::Goodbye(GoodbyeReason::Shutdown), t0));
+    assert!(!n.feed_frame(c, Frame::Goodbye(GoodbyeReason::Shutdown), t0));
     let out = drain(&mut n);
     assert!(out.contains(&Out::Log(
         "00:00:00 - Disconnected from the peer at \"127.0.0.1:7001\" (it left)\n".into()
@@ -409,7 +442,7 @@ fn a_silent_peer_is_dropped_and_redialed_with_growing_gaps() {
             if let Out::Dial(c, _) = o {
                 dials.push(t - t0);
                 let e = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
-                n.handle_closed(c, Closed::Io(&e), t);
+                n.handle_closed(c, Reason::io(&e), t);
                 drain(&mut n);
             }
         }
@@ -436,7 +469,7 @@ fn many_peers_that_stop_reading_cannot_add_up_past_the_total_budget() {
         let c = n
             .handle_accepted(SocketAddr::from(([127, 0, 0, 1], 50_000 + i)), t0)
             .unwrap();
-        assert!(n.handle_frame(c, hello(100 + i as u64, 7001 + i), t0));
+        assert!(n.feed_frame(c, hello(100 + i as u64, 7001 + i), t0));
         conns.push(c);
     }
     // Peer 0 reads everything; the other seven never read a byte.
@@ -484,7 +517,7 @@ fn a_join_with_a_peer_but_no_welcome_ends_at_the_handshake_deadline() {
     assert!(ok);
     drain(&mut n);
     assert!(!n.wants_stdin());
-    assert!(n.handle_frame(c, Frame::Keepalive, t0 + Duration::from_secs(2)));
+    assert!(n.feed_frame(c, Frame::Keepalive, t0 + Duration::from_secs(2)));
     n.handle_timeout(t0 + Duration::from_millis(2999));
     assert!(!n.wants_stdin());
     n.handle_timeout(t0 + Duration::from_secs(3));
@@ -504,7 +537,7 @@ fn a_hello_reusing_a_connected_peers_id_from_elsewhere_is_refused() {
     let (mut a, b, t0) = node_with_peer();
     let evil = a.handle_accepted(addr("10.9.9.9:40000"), t0).unwrap();
     drain(&mut a);
-    assert!(!a.handle_frame(evil, hello(5, 6666), t0));
+    assert!(!a.feed_frame(evil, hello(5, 6666), t0));
     let out = drain(&mut a);
     assert!(out.contains(&Out::Close(evil)), "{out:?}");
     assert!(
@@ -521,7 +554,7 @@ fn a_hello_reusing_a_connected_peers_id_from_elsewhere_is_refused() {
     assert!(!out.iter().any(|o| matches!(o, Out::Log(_))), "{out:?}");
     assert_eq!(a.peer_addrs(), vec![addr("127.0.0.1:7001")]);
     // B is still served.
-    assert!(a.handle_frame(b, Frame::Keepalive, t0));
+    assert!(a.feed_frame(b, Frame::Keepalive, t0));
 }
 
 #[test]
@@ -532,7 +565,7 @@ fn a_goodbye_duplicate_on_the_connection_we_kept_is_a_loss_and_redialed() {
     let (_, ok) = accept_peer(&mut n, 50009, 9, 7009, t0);
     assert!(ok);
     drain(&mut n);
-    assert!(!n.handle_frame(to_b, Frame::Goodbye(GoodbyeReason::Duplicate), t0));
+    assert!(!n.feed_frame(to_b, Frame::Goodbye(GoodbyeReason::Duplicate), t0));
     let out = drain(&mut n);
     assert!(
         out.iter().any(|o| matches!(o, Out::Log(l) if l.contains("Disconnected from the peer at \"127.0.0.1:7001\""))),
@@ -566,8 +599,8 @@ fn a_node_listed_under_two_addresses_is_dialed_once_and_both_ends_agree() {
         node_id: bid,
         addr: SocketAddr::from((ip, 7001)),
     };
-    assert!(a.handle_frame(c, Frame::Peers(vec![e([127, 0, 0, 1])]), t0));
-    assert!(a.handle_frame(d, Frame::Peers(vec![e([127, 0, 0, 2])]), t0));
+    assert!(a.feed_frame(c, Frame::Peers(vec![e([127, 0, 0, 1])]), t0));
+    assert!(a.feed_frame(d, Frame::Peers(vec![e([127, 0, 0, 2])]), t0));
     let ds: Vec<ConnId> = drain(&mut a)
         .into_iter()
         .filter_map(|o| match o {
@@ -594,7 +627,7 @@ fn a_node_listed_under_two_addresses_is_dialed_once_and_both_ends_agree() {
             Out::Send(c, bytes) => {
                 if let Some(&theirs) = map.get(&c) {
                     for f in frames(&bytes) {
-                        if !to.handle_frame(theirs, f, t0) {
+                        if !to.feed_frame(theirs, f, t0) {
                             break;
                         }
                     }
@@ -602,7 +635,7 @@ fn a_node_listed_under_two_addresses_is_dialed_once_and_both_ends_agree() {
             }
             Out::Close(c) => {
                 if let Some(&theirs) = map.get(&c) {
-                    to.handle_closed(theirs, Closed::Eof, t0);
+                    to.handle_closed(theirs, Reason::Eof, t0);
                 }
             }
             _ => {}
@@ -617,5 +650,71 @@ fn a_node_listed_under_two_addresses_is_dialed_once_and_both_ends_agree() {
     for ms in (100..3000).step_by(100) {
         a.handle_timeout(t0 + Duration::from_millis(ms));
         assert_eq!(dials(drain(&mut a)), vec![]);
+    }
+}
+
+/// The core alone, deterministically: a peer list of bogus, self and
+/// duplicate entries yields dials to the good addresses only, once each,
+/// and dials never take the handshake slots joins need.
+#[test]
+fn the_core_dials_only_valid_peer_list_entries_and_leaves_room_for_joins() {
+    let now = Instant::now();
+    let me: SocketAddr = "127.0.0.1:7000".parse().unwrap();
+    let mut node = Node::new(Config::new(me), 1, now);
+    node.handle_start(now);
+    drain(&mut node);
+    let peer: SocketAddr = "127.0.0.1:7001".parse().unwrap();
+    let conn = node.handle_accepted(peer, now).unwrap();
+    node.feed_frame(conn, hello(42, 7001), now);
+    drain(&mut node);
+    let at = |s: &str| -> SocketAddr { s.parse().unwrap() };
+    let entry = |node_id: u64, addr: SocketAddr| PeerEntry { node_id, addr };
+    let mut list = vec![
+        entry(1, me),
+        entry(2, at("0.0.0.0:7002")),
+        entry(3, at("[::]:7002")),
+        entry(4, at("127.0.0.1:0")),
+        entry(5, at("224.0.0.1:7002")),
+        entry(6, at("255.255.255.255:7002")),
+        entry(7, at("[ff02::1]:7002")),
+        entry(node.id(), at("127.0.0.1:7003")),
+        entry(42, at("127.0.0.1:7004")),
+        entry(8, at("127.0.0.1:7005")),
+        entry(9, at("127.0.0.1:7005")),
+    ];
+    list.extend((0..200).map(|i| {
+        entry(
+            100 + i,
+            SocketAddr::new([127, 0, 1, 1].into(), 8000 + i as u16),
+        )
+    }));
+    node.feed_frame(conn, Frame::Peers(list), now);
+    let dials: Vec<SocketAddr> = drain(&mut node)
+        .into_iter()
+        .filter_map(|o| match o {
+            Out::Dial(_, addr) => Some(addr),
+            _ => None,
+        })
+        .collect();
+    let cap = node.config().max_pending / 2;
+    assert_eq!(dials.len(), cap, "{dials:?}");
+    assert_eq!(dials[0], at("127.0.0.1:7005"));
+    assert!(dials[1..].iter().all(|a| a.ip() == at("127.0.1.1:1").ip()));
+    // The rest wait; an inbound join still finds room.
+    for i in 0..cap {
+        let c = node.handle_accepted(SocketAddr::new([127, 0, 2, 1].into(), 9000 + i as u16), now);
+        assert!(c.is_some());
+    }
+    assert_eq!(node.stats().peers_refused, 0);
+    // Later, more of the list is dialed, never a bad or repeated address.
+    let later = now + Duration::from_secs(1);
+    node.handle_timeout(later);
+    for o in drain(&mut node) {
+        if let Out::Dial(_, addr) = o {
+            assert!(
+                !dials.contains(&addr) && addr.ip() == at("127.0.1.1:1").ip(),
+                "{addr}"
+            );
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! RNG. Every run is identical, so these assert exact outcomes.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rumor::sim::Sim;
 
@@ -45,7 +45,7 @@ fn check_exactly_once(sim: &Sim) -> usize {
 
 #[test]
 fn third_node_joins_through_the_first_and_the_mesh_is_full_at_once() {
-    let mut sim = Sim::new(1);
+    let mut sim = Sim::new(1, Instant::now());
     sim.add(&[], period(Some(5000)));
     sim.add(&[0], period(Some(6000)));
     assert!(sim.run_until(Duration::from_millis(50), |s| s.full_mesh()));
@@ -84,7 +84,7 @@ fn third_node_joins_through_the_first_and_the_mesh_is_full_at_once() {
 
 #[test]
 fn twenty_nodes_joining_one_hub_form_a_full_mesh() {
-    let mut sim = Sim::new(2);
+    let mut sim = Sim::new(2, Instant::now());
     sim.add(&[], period(Some(1000)));
     for _ in 1..20 {
         sim.add(&[0], period(Some(1000)));
@@ -100,7 +100,7 @@ fn twenty_nodes_joining_one_hub_form_a_full_mesh() {
 
 #[test]
 fn joining_through_any_member_reaches_everyone() {
-    let mut sim = Sim::new(3);
+    let mut sim = Sim::new(3, Instant::now());
     sim.add(&[], period(None));
     sim.add(&[0], period(None));
     sim.add(&[1], period(None));
@@ -110,7 +110,7 @@ fn joining_through_any_member_reaches_everyone() {
 
 #[test]
 fn nodes_dialing_each_other_at_once_keep_exactly_one_connection() {
-    let mut sim = Sim::new(4);
+    let mut sim = Sim::new(4, Instant::now());
     let a = Sim::addr_of(0);
     let b = Sim::addr_of(1);
     sim.add_at(a, vec![b], period(Some(700)));
@@ -126,7 +126,7 @@ fn nodes_dialing_each_other_at_once_keep_exactly_one_connection() {
 
 #[test]
 fn stdin_lines_reach_every_peer_once() {
-    let mut sim = Sim::new(5);
+    let mut sim = Sim::new(5, Instant::now());
     sim.add(&[], period(None));
     sim.add(&[0], period(None));
     sim.add(&[0], period(None));
@@ -156,7 +156,7 @@ fn stdin_lines_reach_every_peer_once() {
 
 #[test]
 fn a_peer_dying_silently_is_dropped_by_keepalive_and_the_rest_carry_on() {
-    let mut sim = Sim::new(6);
+    let mut sim = Sim::new(6, Instant::now());
     for i in 0..3 {
         let boot: &[usize] = if i == 0 { &[] } else { &[0] };
         sim.add(boot, period(Some(1000)));
@@ -179,7 +179,7 @@ fn a_peer_dying_silently_is_dropped_by_keepalive_and_the_rest_carry_on() {
 
 #[test]
 fn a_killed_bootstrap_node_restarted_is_heard_again() {
-    let mut sim = Sim::new(7);
+    let mut sim = Sim::new(7, Instant::now());
     for i in 0..3 {
         let boot: &[usize] = if i == 0 { &[] } else { &[0] };
         sim.add(boot, period(Some(1000)));
@@ -207,7 +207,7 @@ fn a_killed_bootstrap_node_restarted_is_heard_again() {
 
 #[test]
 fn an_unreachable_bootstrap_is_retried_with_backoff_until_it_appears() {
-    let mut sim = Sim::new(8);
+    let mut sim = Sim::new(8, Instant::now());
     sim.add_at(Sim::addr_of(1), vec![Sim::addr_of(0)], period(None));
     sim.run_for(secs(20));
     let tries = sim.nodes[0]
@@ -229,7 +229,7 @@ fn an_unreachable_bootstrap_is_retried_with_backoff_until_it_appears() {
 
 #[test]
 fn shutdown_says_goodbye_and_is_not_redialed() {
-    let mut sim = Sim::new(9);
+    let mut sim = Sim::new(9, Instant::now());
     for i in 0..3 {
         let boot: &[usize] = if i == 0 { &[] } else { &[0] };
         sim.add(boot, period(None));
@@ -252,7 +252,7 @@ fn shutdown_says_goodbye_and_is_not_redialed() {
 
 #[test]
 fn an_overlong_stdin_line_is_refused_and_the_next_one_still_goes() {
-    let mut sim = Sim::new(10);
+    let mut sim = Sim::new(10, Instant::now());
     sim.add(&[], period(None));
     sim.add(&[0], |c| {
         c.period = None;
@@ -264,7 +264,7 @@ fn an_overlong_stdin_line_is_refused_and_the_next_one_still_goes() {
     sim.run_for(secs(1));
     assert_eq!(
         sim.nodes[1].diag,
-        ["rumor: stdin line of 25 bytes is over the 10-byte limit; not sent"]
+        ["stdin line of 25 bytes is over the 10-byte limit; not sent"]
     );
     assert!(
         sim.nodes[0]
@@ -275,7 +275,7 @@ fn an_overlong_stdin_line_is_refused_and_the_next_one_still_goes() {
 
 #[test]
 fn a_newcomer_to_a_hundred_node_mesh_is_connected_to_all_within_a_few_round_trips() {
-    let mut sim = Sim::new(11);
+    let mut sim = Sim::new(11, Instant::now());
     sim.add(&[], period(None));
     for _ in 1..100 {
         sim.add(&[0], period(None));
@@ -319,7 +319,7 @@ fn reads_stdin_and_is_heard(sim: &mut Sim, i: usize, line: &str) {
 fn two_nodes_bootstrapping_off_each_other_both_finish_joining() {
     // The duplicate connection is resolved, and the survivor's welcome may
     // arrive on the connection the other node dialed: it still counts.
-    let mut sim = Sim::new(4);
+    let mut sim = Sim::new(4, Instant::now());
     let (a, b) = (Sim::addr_of(0), Sim::addr_of(1));
     sim.add_at(a, vec![b], period(None));
     sim.add_at(b, vec![a], period(None));
@@ -335,7 +335,7 @@ fn two_nodes_bootstrapping_off_each_other_both_finish_joining() {
 
 #[test]
 fn a_node_whose_bootstrap_is_down_finishes_joining_when_a_peer_joins_it() {
-    let mut sim = Sim::new(7);
+    let mut sim = Sim::new(7, Instant::now());
     sim.add_at(Sim::addr_of(0), vec![Sim::addr_of(5)], period(None));
     sim.run_for(Duration::from_millis(100));
     assert!(!sim.nodes[0].node.wants_stdin(), "joining: stdin waits");

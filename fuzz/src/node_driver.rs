@@ -17,8 +17,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use rumor::node::{Closed, Config, ConnId, Node, Output};
-use rumor::wire::{self, DecodeError, Frame, FrameReader, GoodbyeReason, Hello, PeerEntry, Status};
+use rumor::capture::{Capture, Out};
+use rumor::node::{Config, ConnId, Node, Reason};
+use rumor::wire::{self, DecodeError, Frame, GoodbyeReason, Hello, PeerEntry, Status};
 
 /// The port both listen addresses use.
 pub const PORT: u16 = 7000;
@@ -165,7 +166,6 @@ pub mod op {
 struct FakeConn {
     /// The TCP connection is up (inbound, or outbound and connected).
     open: bool,
-    reader: FrameReader,
     /// Bytes of `Send` outputs not yet reported written.
     queued: usize,
 }
@@ -314,7 +314,6 @@ impl Driver {
                         id,
                         FakeConn {
                             open: true,
-                            reader: FrameReader::new(),
                             queued: 0,
                         },
                     );
@@ -335,10 +334,10 @@ impl Driver {
                     let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
                     let reset = io::Error::from(io::ErrorKind::ConnectionReset);
                     let why = match kind % 4 {
-                        0 => Closed::Eof,
-                        1 => Closed::Io(&refused),
-                        2 => Closed::Io(&reset),
-                        _ => Closed::Protocol(DecodeError::UnknownType(kind)),
+                        0 => Reason::Eof,
+                        1 => Reason::io(&refused),
+                        2 => Reason::io(&reset),
+                        _ => Reason::Protocol(DecodeError::UnknownType(kind)),
                     };
                     self.node.handle_closed(id, why, now);
                     self.forget(id);
@@ -465,8 +464,8 @@ impl Driver {
         self.feed(i, &bytes, cut);
     }
 
-    /// Feeds `bytes` through conn `i`'s reader as the driver would, in two
-    /// pieces cut at `cut` (mod the length + 1).
+    /// Hands `bytes` to the node as read from conn `i`, as a driver would,
+    /// in two pieces cut at `cut` (mod the length + 1).
     fn feed(&mut self, i: u8, bytes: &[u8], cut: u8) {
         let Some(id) = self.pick(i, Some(true)) else {
             return;
@@ -474,17 +473,9 @@ impl Driver {
         let now = self.now;
         let at = usize::from(cut) % (bytes.len() + 1);
         for piece in [&bytes[..at], &bytes[at..]] {
-            let Driver { node, conns, .. } = self;
-            let Some(fc) = conns.get_mut(&id) else { return };
-            match fc.reader.feed(piece, |f| node.handle_frame(id, f, now)) {
-                Ok(true) => {}
+            if !self.conns.contains_key(&id) || !self.node.handle_read(id, piece, now) {
                 // The node closed it: its Close output is still to come.
-                Ok(false) => return,
-                Err(e) => {
-                    self.node.handle_closed(id, Closed::Protocol(e), now);
-                    self.forget(id);
-                    return;
-                }
+                return;
             }
         }
     }
@@ -494,12 +485,12 @@ impl Driver {
         let own = canonical(self.own);
         let mut closed: HashSet<ConnId> = HashSet::new();
         let mut dials = Vec::new();
-        while let Some(out) = self.node.poll_output() {
+        for out in Capture::of(&mut self.node) {
             if self.trace {
                 eprintln!("    {out:?}");
             }
             match out {
-                Output::Send { conn, bytes } => {
+                Out::Send(conn, bytes) => {
                     assert!(!closed.contains(&conn), "Send to {conn:?} after its Close");
                     let mut at = 0;
                     while at < bytes.len() {
@@ -516,7 +507,7 @@ impl Driver {
                         fc.queued += bytes.len();
                     }
                 }
-                Output::Dial { conn, addr } => {
+                Out::Dial(conn, addr) => {
                     assert!(!self.shut_down, "Dial {addr} after shutdown");
                     assert!(
                         canonical(addr) != own,
@@ -525,7 +516,7 @@ impl Driver {
                     assert!(!is_undialable(addr), "Dial of {addr}");
                     dials.push(conn);
                 }
-                Output::Close { conn } => {
+                Out::Close(conn) => {
                     assert!(
                         self.conns.contains_key(&conn),
                         "Close of {conn:?}, which is not open"
@@ -533,9 +524,9 @@ impl Driver {
                     closed.insert(conn);
                     self.forget(conn);
                 }
-                Output::Log(line) | Output::Diag(line) => {
+                Out::Log(line) | Out::Diag(_, line) => {
                     assert!(
-                        line.ends_with('\n') && line.matches('\n').count() == 1,
+                        !line.contains(['\n', '\r']),
                         "output line {line:?} is not one line"
                     );
                 }
@@ -551,7 +542,6 @@ impl Driver {
                 conn,
                 FakeConn {
                     open: false,
-                    reader: FrameReader::new(),
                     queued: 0,
                 },
             );

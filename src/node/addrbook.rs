@@ -1,0 +1,438 @@
+//! The address book: every peer address a node knows, with its redial
+//! state (failures, backoff, the next try), the bootstrap addresses, the
+//! node's own addresses under other names, and the queue of dials waiting
+//! for a free slot. Capped at `max_known` entries (own addresses too).
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::conns::ConnId;
+use crate::wire::NodeId;
+
+/// One remembered address.
+#[derive(Debug, Default)]
+pub struct Known {
+    node_id: Option<NodeId>,
+    /// A connection (being dialed or established) that reaches it.
+    conn: Option<ConnId>,
+    bootstrap: bool,
+    /// Worth dialing again when a dial fails: it was a peer, or we were
+    /// told of it.
+    wanted: bool,
+    /// Learned from a peer list and not yet connected: the mesh knows it.
+    listed: bool,
+    failures: u32,
+    retry_at: Option<Instant>,
+}
+
+impl Known {
+    pub fn node_id(&self) -> Option<NodeId> {
+        self.node_id
+    }
+
+    pub fn conn(&self) -> Option<ConnId> {
+        self.conn
+    }
+
+    pub fn is_bootstrap(&self) -> bool {
+        self.bootstrap
+    }
+
+    pub fn listed(&self) -> bool {
+        self.listed
+    }
+
+    pub fn retry_at(&self) -> Option<Instant> {
+        self.retry_at
+    }
+}
+
+/// The redial rule's numbers.
+#[derive(Clone, Copy, Debug)]
+pub struct Backoff {
+    pub min: Duration,
+    pub max: Duration,
+    /// Failures of a wanted (not bootstrap) address before it is forgotten.
+    pub attempts: u32,
+}
+
+/// The outcome of [`AddrBook::failed`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Redial {
+    /// Not tried again (forgotten, or a bootstrap left idle).
+    No,
+    /// Tried again at `at`. `note` when it is worth a line on stderr: a
+    /// bootstrap at every try, any other address at its first failure.
+    At {
+        at: Instant,
+        delay: Duration,
+        note: bool,
+    },
+}
+
+#[derive(Debug)]
+pub struct AddrBook {
+    listen: SocketAddr,
+    max_known: usize,
+    backoff: Backoff,
+    known: HashMap<SocketAddr, Known>,
+    /// Our own address under other names (found by dialing ourselves).
+    own: HashSet<SocketAddr>,
+    /// Addresses waiting for a free dial slot, oldest first.
+    queue: VecDeque<SocketAddr>,
+}
+
+impl AddrBook {
+    pub fn new(listen: SocketAddr, max_known: usize, backoff: Backoff) -> Self {
+        AddrBook {
+            listen,
+            max_known,
+            backoff,
+            known: HashMap::new(),
+            own: HashSet::new(),
+            queue: VecDeque::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.known.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.known.is_empty()
+    }
+
+    pub fn contains(&self, addr: SocketAddr) -> bool {
+        self.known.contains_key(&addr)
+    }
+
+    pub fn get(&self, addr: SocketAddr) -> Option<&Known> {
+        self.known.get(&addr)
+    }
+
+    /// Addresses with a retry pending.
+    pub fn retrying(&self) -> usize {
+        self.known.values().filter(|k| k.retry_at.is_some()).count()
+    }
+
+    /// Whether `addr` is this node's own.
+    pub fn is_self(&self, addr: SocketAddr) -> bool {
+        addr == self.listen || self.own.contains(&addr)
+    }
+
+    /// `addr` turned out to be this node: never dial it again.
+    pub fn remember_self(&mut self, addr: SocketAddr) {
+        if self.own.len() < self.max_known {
+            self.own.insert(addr);
+        }
+        self.known.remove(&addr);
+    }
+
+    pub fn has_bootstrap(&self) -> bool {
+        self.known.values().any(|k| k.bootstrap)
+    }
+
+    pub fn add_bootstrap(&mut self, addr: SocketAddr) {
+        self.known.entry(addr).or_default().bootstrap = true;
+    }
+
+    /// Learns `addr` from a peer list. False if it is not kept (no room).
+    pub fn learn(&mut self, addr: SocketAddr, node_id: NodeId) -> bool {
+        if !self.known.contains_key(&addr) {
+            if self.known.len() >= self.max_known {
+                return false;
+            }
+            self.known.insert(addr, Known::default());
+        }
+        let Some(k) = self.known.get_mut(&addr) else {
+            return false;
+        };
+        k.node_id = Some(node_id);
+        k.wanted = true;
+        k.listed = true;
+        true
+    }
+
+    /// `conn` became the established peer `node_id` listening at `addr`.
+    /// An address forgotten while its dial was under way must fit under
+    /// the cap again, taking an idle address's place if need be.
+    pub fn connected(&mut self, addr: SocketAddr, node_id: NodeId, conn: ConnId) {
+        if self.known.len() >= self.max_known && !self.known.contains_key(&addr) {
+            self.evict_one();
+        }
+        if self.known.len() >= self.max_known && !self.known.contains_key(&addr) {
+            return;
+        }
+        let k = self.known.entry(addr).or_default();
+        k.node_id = Some(node_id);
+        k.conn = Some(conn);
+        k.failures = 0;
+        k.retry_at = None;
+        k.wanted = true;
+        // If this peer is lost and redialed, the mesh may have lost it too:
+        // that reconnection is announced.
+        k.listed = false;
+    }
+
+    /// A dial to `addr` started on `conn`.
+    pub fn dialing(&mut self, addr: SocketAddr, conn: ConnId) {
+        if let Some(k) = self.known.get_mut(&addr) {
+            k.conn = Some(conn);
+            k.retry_at = None;
+        }
+    }
+
+    /// `conn` no longer reaches `addr`.
+    pub fn detach(&mut self, addr: SocketAddr, conn: ConnId) {
+        if let Some(k) = self.known.get_mut(&addr)
+            && k.conn == Some(conn)
+        {
+            k.conn = None;
+        }
+    }
+
+    /// Whether another address of the same node is being dialed or is
+    /// connected: a node listed under two names is dialed at one at a time.
+    pub fn same_node_busy(&self, addr: SocketAddr) -> bool {
+        let Some(n) = self.known.get(&addr).and_then(|k| k.node_id) else {
+            return false;
+        };
+        self.known
+            .iter()
+            .any(|(a, o)| *a != addr && o.node_id == Some(n) && o.conn.is_some())
+    }
+
+    pub fn set_retry(&mut self, addr: SocketAddr, at: Instant) {
+        if let Some(k) = self.known.get_mut(&addr) {
+            k.retry_at = Some(at);
+        }
+    }
+
+    /// `addr` waits for a dial slot (the queue holds each once, at most
+    /// `max_known`).
+    pub fn queue_dial(&mut self, addr: SocketAddr) {
+        if self.queue.len() < self.max_known && !self.queue.contains(&addr) {
+            self.queue.push_back(addr);
+        }
+    }
+
+    /// The oldest queued address still waiting for a dial.
+    pub fn next_queued(&mut self) -> Option<SocketAddr> {
+        while let Some(addr) = self.queue.pop_front() {
+            if self
+                .known
+                .get(&addr)
+                .is_some_and(|k| k.conn.is_none() && k.retry_at.is_some())
+            {
+                return Some(addr);
+            }
+        }
+        None
+    }
+
+    /// A dial timer for `addr` fired: whether to dial now. A bootstrap
+    /// address that was never a peer is redialed only while we have none.
+    pub fn due(&mut self, addr: SocketAddr, now: Instant, have_peers: bool) -> bool {
+        let Some(k) = self.known.get_mut(&addr) else {
+            return false;
+        };
+        if k.retry_at.is_none_or(|t| t > now) {
+            return false;
+        }
+        if k.bootstrap && !k.wanted && have_peers {
+            k.retry_at = None;
+            return false;
+        }
+        true
+    }
+
+    /// Not worth dialing again (it left, or is not a rumor peer); a
+    /// bootstrap address stays known.
+    pub fn forget(&mut self, addr: SocketAddr) {
+        if let Some(k) = self.known.get_mut(&addr) {
+            k.wanted = false;
+            if !k.bootstrap {
+                self.known.remove(&addr);
+            }
+        }
+    }
+
+    /// Forgets `addr` unless it is a bootstrap address.
+    pub fn forget_unless_bootstrap(&mut self, addr: SocketAddr) {
+        if self.known.get(&addr).is_some_and(|k| !k.bootstrap) {
+            self.known.remove(&addr);
+        }
+    }
+
+    /// An established peer at `addr` was lost: its backoff starts afresh.
+    pub fn lost_peer(&mut self, addr: SocketAddr) {
+        if let Some(k) = self.known.get_mut(&addr) {
+            k.failures = 0;
+            k.wanted = true;
+        }
+    }
+
+    /// A dial to `addr` failed or its peer was lost: when to try again,
+    /// with jitter drawn from `rng` (only when it is tried again).
+    pub fn failed(
+        &mut self,
+        addr: SocketAddr,
+        now: Instant,
+        have_peers: bool,
+        leaving: bool,
+        rng: &mut fastrand::Rng,
+    ) -> Redial {
+        let b = self.backoff;
+        let Some(k) = self.known.get_mut(&addr) else {
+            return Redial::No;
+        };
+        k.failures = k.failures.saturating_add(1);
+        let keep_bootstrap = k.bootstrap && !have_peers;
+        let keep_wanted = k.wanted && k.failures <= b.attempts;
+        if !(keep_bootstrap || keep_wanted) || leaving {
+            if k.bootstrap {
+                k.retry_at = None;
+            } else {
+                self.known.remove(&addr);
+            }
+            return Redial::No;
+        }
+        let exp = k.failures.saturating_sub(1).min(16);
+        let base = b.min.saturating_mul(1 << exp).min(b.max);
+        // Full jitter over the upper half of the step.
+        let delay = base / 2 + base.mul_f64(rng.f64() / 2.0);
+        let at = now + delay;
+        k.retry_at = Some(at);
+        Redial::At {
+            at,
+            delay,
+            note: k.bootstrap || k.failures == 1,
+        }
+    }
+
+    /// Bootstrap addresses neither connected nor waiting for a retry.
+    pub fn idle_bootstraps(&self) -> Vec<SocketAddr> {
+        self.known
+            .iter()
+            .filter(|(_, k)| k.bootstrap && k.conn.is_none() && k.retry_at.is_none())
+            .map(|(a, _)| *a)
+            .collect()
+    }
+
+    /// Makes room: forgets an address with no connection that is not a
+    /// bootstrap.
+    fn evict_one(&mut self) {
+        let victim = self
+            .known
+            .iter()
+            .find(|(_, k)| k.conn.is_none() && !k.bootstrap)
+            .map(|(a, _)| *a);
+        if let Some(a) = victim {
+            self.known.remove(&a);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn book(max: usize) -> AddrBook {
+        AddrBook::new(
+            "127.0.0.1:7000".parse().unwrap(),
+            max,
+            Backoff {
+                min: Duration::from_millis(250),
+                max: Duration::from_secs(10),
+                attempts: 3,
+            },
+        )
+    }
+
+    fn a(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    fn c(i: u32) -> ConnId {
+        ConnId {
+            index: i,
+            generation: 0,
+        }
+    }
+
+    #[test]
+    fn learning_stops_at_the_cap_and_a_peer_takes_an_idle_place() {
+        let mut b = book(2);
+        assert!(b.learn(a(1), 1));
+        assert!(b.learn(a(2), 2));
+        assert!(!b.learn(a(3), 3));
+        assert_eq!(b.len(), 2);
+        b.connected(a(4), 4, c(0));
+        assert_eq!(b.len(), 2);
+        assert!(b.contains(a(4)));
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_then_gives_up() {
+        let mut b = book(8);
+        b.learn(a(1), 1);
+        let t = Instant::now();
+        let mut rng = fastrand::Rng::with_seed(3);
+        let mut delays = Vec::new();
+        for _ in 0..3 {
+            match b.failed(a(1), t, true, false, &mut rng) {
+                Redial::At { delay, .. } => delays.push(delay.as_millis()),
+                Redial::No => panic!("gave up early"),
+            }
+        }
+        // Each in the upper half of its doubling step.
+        for (d, step) in delays.iter().zip([250, 500, 1000]) {
+            assert!((step / 2..step).contains(d), "{d} for a {step} ms step");
+        }
+        assert_eq!(b.failed(a(1), t, true, false, &mut rng), Redial::No);
+        assert!(!b.contains(a(1)), "forgotten after its attempts");
+    }
+
+    #[test]
+    fn a_bootstrap_is_retried_while_alone_and_never_forgotten() {
+        let mut b = book(8);
+        b.add_bootstrap(a(1));
+        let t = Instant::now();
+        let mut rng = fastrand::Rng::with_seed(3);
+        for _ in 0..20 {
+            assert!(matches!(
+                b.failed(a(1), t, false, false, &mut rng),
+                Redial::At { note: true, .. }
+            ));
+        }
+        assert_eq!(b.failed(a(1), t, true, false, &mut rng), Redial::No);
+        assert!(b.contains(a(1)));
+        assert_eq!(b.idle_bootstraps(), vec![a(1)]);
+    }
+
+    #[test]
+    fn own_addresses_are_never_known() {
+        let mut b = book(8);
+        assert!(b.is_self(a(7000)));
+        b.learn(a(5), 5);
+        b.remember_self(a(5));
+        assert!(b.is_self(a(5)) && !b.contains(a(5)));
+    }
+
+    #[test]
+    fn the_dial_queue_skips_addresses_no_longer_waiting() {
+        let mut b = book(8);
+        let t = Instant::now();
+        for p in 1..=3 {
+            b.learn(a(p), p as u64);
+            b.set_retry(a(p), t);
+            b.queue_dial(a(p));
+            b.queue_dial(a(p));
+        }
+        b.dialing(a(1), c(1));
+        assert_eq!(b.next_queued(), Some(a(2)));
+        assert_eq!(b.next_queued(), Some(a(3)));
+        assert_eq!(b.next_queued(), None);
+    }
+}

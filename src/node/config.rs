@@ -1,0 +1,89 @@
+//! Every limit and timeout of a node, in one place. [`Config::new`] gives
+//! the defaults; `docs/LIMITS.md` says what happens at each cap.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::wire::MAX_PAYLOAD;
+
+/// Every limit and timeout of a node. [`Config::new`] gives the defaults.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The address this node listens on (its port is the real one).
+    pub listen: SocketAddr,
+    /// How often to send a random message; `None` sends none.
+    pub period: Option<Duration>,
+    /// Peers to join through.
+    pub bootstrap: Vec<SocketAddr>,
+    /// Send a keepalive after this long without sending anything.
+    pub keepalive_interval: Duration,
+    /// Drop a peer heard nothing from for this long.
+    pub keepalive_timeout: Duration,
+    /// Close a connection whose handshake is not done in this long.
+    pub handshake_timeout: Duration,
+    /// Most established peers.
+    pub max_peers: usize,
+    /// Most connections still in their handshake; a new one over it closes
+    /// the oldest inbound one. Dials take at most half of these, so joins
+    /// always find room.
+    pub max_pending: usize,
+    /// Most remembered peer addresses.
+    pub max_known: usize,
+    /// Most entries taken from one peer list.
+    pub max_list_take: usize,
+    /// Most bytes queued for one peer; a message that would go over it is
+    /// not sent to that peer (and counted).
+    pub max_unsent: usize,
+    /// Most bytes queued for all peers together. Over it, a peer with
+    /// anything still queued gets no new message, and stdin waits while the
+    /// total is over half of it: many slow peers cannot add up to more.
+    pub max_unsent_total: usize,
+    /// A peer whose queue stays over half of `max_unsent` this long is
+    /// disconnected as too slow.
+    pub slow_timeout: Duration,
+    /// First redial delay; it doubles per failure up to `redial_max`.
+    pub redial_min: Duration,
+    pub redial_max: Duration,
+    /// Redials of a lost (not bootstrap) peer before it is forgotten.
+    pub redial_attempts: u32,
+    /// How long to wait for an announced newcomer to dial before dialing it.
+    pub announce_grace: Duration,
+    /// Longest stdin line (bytes, without the newline).
+    pub max_line: usize,
+}
+
+impl Config {
+    pub fn new(listen: SocketAddr) -> Self {
+        Config {
+            listen,
+            period: Some(Duration::from_secs(5)),
+            bootstrap: Vec::new(),
+            keepalive_interval: Duration::from_secs(1),
+            keepalive_timeout: Duration::from_secs(3),
+            handshake_timeout: Duration::from_secs(3),
+            max_peers: 512,
+            max_pending: 64,
+            max_known: 1024,
+            max_list_take: 1024,
+            max_unsent: 4 << 20,
+            max_unsent_total: 64 << 20,
+            slow_timeout: Duration::from_secs(5),
+            redial_min: Duration::from_millis(250),
+            redial_max: Duration::from_secs(10),
+            redial_attempts: 8,
+            announce_grace: Duration::from_secs(1),
+            max_line: MAX_PAYLOAD,
+        }
+    }
+
+    /// Most connections of any state: peers plus handshakes.
+    pub fn conn_cap(&self) -> usize {
+        self.max_peers + self.max_pending
+    }
+
+    /// Most dials in progress at once: half the handshake slots, so the
+    /// other half stays free for inbound joins.
+    pub fn dial_cap(&self) -> usize {
+        (self.max_pending / 2).max(1)
+    }
+}

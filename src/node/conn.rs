@@ -1,0 +1,173 @@
+//! One connection: its direction and phase, the peer it turned out to be,
+//! its deadlines, its queue and its input. The parts with rules of their own
+//! live in their own modules ([`Liveness`], [`PeerQueue`], [`Inbound`]).
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use super::handshake::Direction;
+use super::inbound::Inbound;
+use super::liveness::{Liveness, Stage};
+use super::outbox::PeerQueue;
+use crate::wire::NodeId;
+
+/// Where a connection is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Outbound, waiting for the TCP connect.
+    Connecting,
+    /// Our hello is sent; waiting for theirs.
+    Handshaking,
+    /// An established peer.
+    Active,
+    /// A duplicate being wound down: no new sends, messages still
+    /// delivered, closed when the peer's goodbye arrives.
+    Retiring,
+}
+
+/// The peer a connection's hello named.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerInfo {
+    pub id: NodeId,
+    /// Its listening address: what we print and pass on.
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug)]
+pub struct Conn {
+    dir: Direction,
+    /// The socket's remote address (inbound) or the address dialed.
+    remote: SocketAddr,
+    state: State,
+    /// When the current state began (for handshake and retire deadlines).
+    since: Instant,
+    peer: Option<PeerInfo>,
+    /// Its first peer list (the welcome) has come.
+    got_peer_list: bool,
+    /// Made because a peer list named the address (ours or, by its hello
+    /// flag, theirs): the mesh knows this peer already, so it is not
+    /// announced.
+    listed: bool,
+    pub live: Liveness,
+    pub queue: PeerQueue,
+    pub inbound: Inbound,
+}
+
+impl Conn {
+    pub fn inbound(remote: SocketAddr, now: Instant) -> Self {
+        Self::new(Direction::Inbound, remote, State::Handshaking, false, now)
+    }
+
+    pub fn dial(addr: SocketAddr, listed: bool, now: Instant) -> Self {
+        Self::new(Direction::Outbound, addr, State::Connecting, listed, now)
+    }
+
+    fn new(dir: Direction, remote: SocketAddr, state: State, listed: bool, now: Instant) -> Self {
+        Conn {
+            dir,
+            remote,
+            state,
+            since: now,
+            peer: None,
+            got_peer_list: false,
+            listed,
+            live: Liveness::new(now),
+            queue: PeerQueue::default(),
+            inbound: Inbound::default(),
+        }
+    }
+
+    pub fn dir(&self) -> Direction {
+        self.dir
+    }
+
+    pub fn is_outbound(&self) -> bool {
+        self.dir == Direction::Outbound
+    }
+
+    pub fn remote(&self) -> SocketAddr {
+        self.remote
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    pub fn since(&self) -> Instant {
+        self.since
+    }
+
+    pub fn peer(&self) -> Option<PeerInfo> {
+        self.peer
+    }
+
+    /// The address this connection stands for in the address book: the
+    /// peer's listening address, or the address we dialed.
+    pub fn book_addr(&self) -> Option<SocketAddr> {
+        self.peer
+            .map(|p| p.listen)
+            .or(self.is_outbound().then_some(self.remote))
+    }
+
+    pub fn listed(&self) -> bool {
+        self.listed
+    }
+
+    pub fn mark_listed(&mut self) {
+        self.listed = true;
+    }
+
+    pub fn got_peer_list(&self) -> bool {
+        self.got_peer_list
+    }
+
+    /// Records a peer list; true if it is the first (the welcome).
+    pub fn take_peer_list(&mut self) -> bool {
+        !std::mem::replace(&mut self.got_peer_list, true)
+    }
+
+    /// Not yet an established peer or a retiring one.
+    pub fn in_handshake(&self) -> bool {
+        matches!(self.state, State::Connecting | State::Handshaking)
+    }
+
+    /// The TCP connect finished; our hello goes out now.
+    pub fn connected(&mut self, now: Instant) {
+        self.state = State::Handshaking;
+        self.since = now;
+    }
+
+    /// Our hello went out now (the handshake deadline counts from here).
+    pub fn hello_sent(&mut self, now: Instant) {
+        self.since = now;
+    }
+
+    /// The hello named `peer` (the connection may still be retired).
+    pub fn name(&mut self, peer: PeerInfo) {
+        self.peer = Some(peer);
+    }
+
+    /// Becomes the established connection to `peer`.
+    pub fn promote(&mut self, peer: PeerInfo, now: Instant) {
+        self.state = State::Active;
+        self.since = now;
+        self.peer = Some(peer);
+    }
+
+    /// Winds down as a duplicate.
+    pub fn retire(&mut self, now: Instant) {
+        self.state = State::Retiring;
+        self.since = now;
+    }
+
+    /// The stage its deadlines depend on.
+    pub fn stage(&self) -> Stage {
+        match self.state {
+            State::Connecting | State::Handshaking => Stage::Handshake(self.since),
+            State::Retiring => Stage::Retiring(self.since),
+            State::Active => Stage::Active {
+                congested_since: self.queue.congested_since(),
+            },
+        }
+    }
+}

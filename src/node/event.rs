@@ -1,0 +1,81 @@
+//! What a node tells its user: structured events, formatted by the driver
+//! (`crate::format`: the task's text lines, or one JSON object per line).
+
+use std::net::SocketAddr;
+
+use super::reason::Reason;
+
+/// Something that happened, for stdout. Texts are the bytes as they came:
+/// escaping is the formatter's job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event<'a> {
+    /// The node listens here (the first event).
+    Listening { addr: SocketAddr },
+    /// The join is done; these are the peers it found.
+    Joined { peers: &'a [SocketAddr] },
+    /// A new peer, after the join.
+    Connected { peer: SocketAddr },
+    /// A message went to these peers (exactly those, in order).
+    Sending {
+        text: &'a [u8],
+        to: &'a [SocketAddr],
+    },
+    /// A message came from this peer.
+    Received { text: &'a [u8], from: SocketAddr },
+    /// An established peer is gone.
+    Disconnected { peer: SocketAddr, reason: Reason },
+    /// A diagnostic for stderr, with its kind.
+    Diag { kind: DiagKind, text: &'a str },
+}
+
+/// How much a diagnostic matters: `-q` shows only errors, `-v` adds debug.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Error,
+    Notice,
+    Debug,
+}
+
+/// What a diagnostic is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiagKind {
+    /// A stdin line that was not sent (too long, or no peers).
+    LineDropped,
+    /// A configured address that cannot be used (it is this node).
+    Config,
+    /// An inbound connection turned away (at a cap).
+    Refused,
+    /// A connection closed for something the peer did.
+    PeerFault,
+    /// A dial failed; it is retried.
+    Retry,
+    /// A dial started (verbose).
+    Dial,
+    /// A handshake finished or failed (verbose).
+    Handshake,
+}
+
+impl DiagKind {
+    pub fn level(self) -> Level {
+        match self {
+            DiagKind::LineDropped => Level::Error,
+            DiagKind::Config | DiagKind::Refused | DiagKind::PeerFault | DiagKind::Retry => {
+                Level::Notice
+            }
+            DiagKind::Dial | DiagKind::Handshake => Level::Debug,
+        }
+    }
+
+    /// Its name in JSON and in tests.
+    pub fn name(self) -> &'static str {
+        match self {
+            DiagKind::LineDropped => "line_dropped",
+            DiagKind::Config => "config",
+            DiagKind::Refused => "refused",
+            DiagKind::PeerFault => "peer_fault",
+            DiagKind::Retry => "retry",
+            DiagKind::Dial => "dial",
+            DiagKind::Handshake => "handshake",
+        }
+    }
+}

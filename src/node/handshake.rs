@@ -1,0 +1,217 @@
+//! The handshake rules: what our hello says, and what to make of theirs —
+//! ourselves, no port, a claimed id, a duplicate, the peer cap.
+//!
+//! Pure decisions: the node gathers what it knows and acts on the verdict.
+
+use std::net::SocketAddr;
+
+use super::conns::ConnId;
+use crate::wire::{self, Hello, NodeId};
+
+/// Which end opened a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    Inbound,
+    Outbound,
+}
+
+/// Our hello. `listed`: we dialed because a peer list named them, so the
+/// mesh knows us both and they need not announce us.
+pub fn hello(node_id: NodeId, listen_port: u16, listed: bool) -> Hello {
+    Hello {
+        version: wire::VERSION,
+        flags: if listed { wire::FLAG_LISTED } else { 0 },
+        node_id,
+        listen_port,
+    }
+}
+
+/// The peer's listening address: the address we dialed, or the
+/// connection's source IP with the port its hello names.
+pub fn listen_addr(dir: Direction, remote: SocketAddr, h: &Hello) -> SocketAddr {
+    match dir {
+        Direction::Outbound => remote,
+        Direction::Inbound => SocketAddr::new(remote.ip(), h.listen_port),
+    }
+}
+
+/// An established peer that shares the newcomer's node id.
+#[derive(Clone, Copy, Debug)]
+pub struct Existing {
+    pub conn: ConnId,
+    pub listen: SocketAddr,
+    pub dir: Direction,
+}
+
+/// What we know when a hello arrives.
+#[derive(Clone, Copy, Debug)]
+pub struct Arrival {
+    pub me: NodeId,
+    pub dir: Direction,
+    /// The peer's listening address (see [`listen_addr`]).
+    pub listen: SocketAddr,
+    /// That address is one of ours.
+    pub listen_is_self: bool,
+    pub existing: Option<Existing>,
+    pub at_peer_cap: bool,
+}
+
+/// What to do with a hello.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// We reached ourselves (the same node id).
+    SelfConnect,
+    /// It claims to listen on our own address.
+    ClaimsOurAddress,
+    NoPort,
+    /// Its id is a connected peer's, at another address: never displace it.
+    IdElsewhere(SocketAddr),
+    /// A second connection to a connected peer. Both ends keep the one
+    /// dialed by the smaller node id (the newer one if the same node dialed
+    /// both) and wind the other down gracefully.
+    Duplicate {
+        other: ConnId,
+        keep_new: bool,
+    },
+    Full,
+    Accept,
+}
+
+pub fn judge(h: &Hello, a: &Arrival) -> Verdict {
+    if h.node_id == a.me {
+        return Verdict::SelfConnect;
+    }
+    if h.listen_port == 0 {
+        return Verdict::NoPort;
+    }
+    if a.listen_is_self {
+        return Verdict::ClaimsOurAddress;
+    }
+    if let Some(e) = a.existing {
+        if e.listen != a.listen {
+            return Verdict::IdElsewhere(e.listen);
+        }
+        let dialer = |d: Direction| match d {
+            Direction::Outbound => a.me,
+            Direction::Inbound => h.node_id,
+        };
+        return Verdict::Duplicate {
+            other: e.conn,
+            keep_new: dialer(a.dir) <= dialer(e.dir),
+        };
+    }
+    if a.at_peer_cap {
+        return Verdict::Full;
+    }
+    Verdict::Accept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arrival(dir: Direction) -> Arrival {
+        Arrival {
+            me: 10,
+            dir,
+            listen: "127.0.0.1:7001".parse().unwrap(),
+            listen_is_self: false,
+            existing: None,
+            at_peer_cap: false,
+        }
+    }
+
+    fn their(id: NodeId, port: u16) -> Hello {
+        hello(id, port, false)
+    }
+
+    #[test]
+    fn self_port_and_cap_rules() {
+        let a = arrival(Direction::Inbound);
+        assert_eq!(judge(&their(10, 7001), &a), Verdict::SelfConnect);
+        assert_eq!(judge(&their(5, 0), &a), Verdict::NoPort);
+        let own = Arrival {
+            listen_is_self: true,
+            ..a
+        };
+        assert_eq!(judge(&their(5, 7001), &own), Verdict::ClaimsOurAddress);
+        let full = Arrival {
+            at_peer_cap: true,
+            ..a
+        };
+        assert_eq!(judge(&their(5, 7001), &full), Verdict::Full);
+        assert_eq!(judge(&their(5, 7001), &a), Verdict::Accept);
+    }
+
+    #[test]
+    fn a_claimed_id_from_elsewhere_never_displaces_the_peer() {
+        let other = ConnId {
+            index: 3,
+            generation: 0,
+        };
+        let elsewhere: SocketAddr = "127.0.0.1:6666".parse().unwrap();
+        let a = Arrival {
+            existing: Some(Existing {
+                conn: other,
+                listen: elsewhere,
+                dir: Direction::Outbound,
+            }),
+            ..arrival(Direction::Inbound)
+        };
+        assert_eq!(judge(&their(5, 7001), &a), Verdict::IdElsewhere(elsewhere));
+    }
+
+    #[test]
+    fn both_ends_keep_the_smaller_dialers_connection() {
+        let other = ConnId {
+            index: 3,
+            generation: 0,
+        };
+        let dup = |me, dir, other_dir| Arrival {
+            me,
+            existing: Some(Existing {
+                conn: other,
+                listen: "127.0.0.1:7001".parse().unwrap(),
+                dir: other_dir,
+            }),
+            ..arrival(dir)
+        };
+        use Direction::*;
+        // We (10) dialed the new one, they (20) dialed the old: ours wins.
+        let v = judge(&their(20, 7001), &dup(10, Outbound, Inbound));
+        assert_eq!(
+            v,
+            Verdict::Duplicate {
+                other,
+                keep_new: true
+            }
+        );
+        // The mirror view at the other end agrees: keep ours (the old one).
+        let v = judge(&their(10, 7001), &dup(20, Inbound, Outbound));
+        assert_eq!(
+            v,
+            Verdict::Duplicate {
+                other,
+                keep_new: true
+            }
+        );
+        // They (5) dialed the old one and we (10) the new: theirs wins.
+        let v = judge(&their(5, 7001), &dup(10, Outbound, Inbound));
+        assert_eq!(
+            v,
+            Verdict::Duplicate {
+                other,
+                keep_new: false
+            }
+        );
+        // The same node dialed both: the newer one stays.
+        let v = judge(&their(5, 7001), &dup(10, Inbound, Inbound));
+        assert_eq!(
+            v,
+            Verdict::Duplicate {
+                other,
+                keep_new: true
+            }
+        );
+    }
+}

@@ -1,0 +1,442 @@
+//! The sans-IO protocol core.
+//!
+//! [`Node`] is a pure state machine. Inputs arrive through `handle_*`
+//! methods, each given `now`; outputs (bytes to send, dials, closes,
+//! events for the user) are taken with [`Node::poll_output`] (or all at
+//! once with [`Node::drain`]), and [`Node::poll_timeout`] says when
+//! [`Node::handle_timeout`] is next due. It never reads the clock, never
+//! does I/O and draws randomness only from the seed it was given, so the
+//! same inputs always give the same outputs.
+//!
+//! `Node` composes one part per concept and routes inputs between them:
+//! the connection table ([`conns`]), each connection ([`conn`]) with its
+//! input ([`inbound`]), deadlines ([`liveness`]) and queue ([`outbox`]);
+//! the handshake rules ([`handshake`]); the established peers ([`peers`]);
+//! the address book ([`addrbook`]); the join ([`membership`]); stdin lines
+//! ([`lines`]); random messages ([`chatter`]); the output queue
+//! ([`output`]) and its events ([`event`]); close reasons ([`reason`]);
+//! every limit ([`config`]).
+
+pub mod addrbook;
+pub mod chatter;
+pub mod config;
+pub mod conn;
+pub mod conns;
+pub mod drive;
+pub mod event;
+pub mod handshake;
+pub mod inbound;
+pub mod lines;
+pub mod liveness;
+pub mod membership;
+pub mod outbox;
+pub mod output;
+pub mod peers;
+pub mod reason;
+mod routes;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use addrbook::{AddrBook, Backoff};
+use chatter::Period;
+use conn::{Conn, State};
+use conns::ConnTable;
+use lines::LineSplitter;
+use liveness::Timeouts;
+use membership::Membership;
+use outbox::Outbox;
+use output::Outputs;
+
+pub use config::Config;
+pub use conns::ConnId;
+pub use drive::Driver;
+pub use event::{DiagKind, Event, Level};
+pub use output::Output;
+pub use reason::{IoFault, Reason, describe};
+
+use crate::wheel::Wheel;
+use crate::wire::{Frame, GoodbyeReason, NodeId};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Timer {
+    Period,
+    Conn(ConnId),
+    Dial(SocketAddr),
+    Join,
+}
+
+/// Counters a driver or test can read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub messages_sent: u64,
+    pub messages_received: u64,
+    /// Message copies not sent to a peer because its queue was full.
+    pub messages_dropped: u64,
+    pub peers_refused: u64,
+}
+
+/// One established peer, as [`Node::view`] reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerView {
+    pub addr: SocketAddr,
+    /// How long it has been connected.
+    pub connected_for: Duration,
+}
+
+/// The node's membership at a moment: its peers and its address book.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct View {
+    pub addr: SocketAddr,
+    pub peers: Vec<PeerView>,
+    /// Remembered peer addresses (connected ones included).
+    pub known: usize,
+    /// Addresses with a redial pending.
+    pub retrying: usize,
+}
+
+/// The protocol state machine of one node.
+#[derive(Debug)]
+pub struct Node {
+    cfg: Config,
+    timeouts: Timeouts,
+    id: NodeId,
+    rng: fastrand::Rng,
+    start: Instant,
+    conns: ConnTable<Conn>,
+    peers: peers::PeerSet,
+    book: AddrBook,
+    outbox: Outbox,
+    members: Membership,
+    wheel: Wheel<Timer>,
+    expired: Vec<Timer>,
+    out: Outputs,
+    lines: LineSplitter,
+    period: Period,
+    last_refusal_note: Option<Instant>,
+    leaving: bool,
+    stats: Stats,
+    /// Scratch list of a broadcast's recipients.
+    targets: Vec<SocketAddr>,
+}
+
+impl Node {
+    /// A node with the given config, random seed and start time. Call
+    /// [`Node::handle_start`] next.
+    pub fn new(cfg: Config, seed: u64, now: Instant) -> Self {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let id = rng.u64(1..);
+        let backoff = Backoff {
+            min: cfg.redial_min,
+            max: cfg.redial_max,
+            attempts: cfg.redial_attempts,
+        };
+        Node {
+            timeouts: Timeouts {
+                handshake: cfg.handshake_timeout,
+                keepalive_interval: cfg.keepalive_interval,
+                keepalive_timeout: cfg.keepalive_timeout,
+                slow: cfg.slow_timeout,
+            },
+            id,
+            rng,
+            start: now,
+            conns: ConnTable::default(),
+            peers: peers::PeerSet::default(),
+            book: AddrBook::new(cfg.listen, cfg.max_known, backoff),
+            outbox: Outbox::new(cfg.max_unsent, cfg.max_unsent_total),
+            members: Membership::default(),
+            wheel: Wheel::new(now),
+            expired: Vec::new(),
+            out: Outputs::default(),
+            lines: LineSplitter::new(cfg.max_line),
+            period: Period::new(cfg.period),
+            last_refusal_note: None,
+            leaving: false,
+            stats: Stats::default(),
+            targets: Vec::new(),
+            cfg,
+        }
+    }
+
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// Number of established peers.
+    pub fn peer_count(&self) -> usize {
+        self.peers.len()
+    }
+
+    /// Listening addresses of the established peers, sorted.
+    pub fn peer_addrs(&self) -> Vec<SocketAddr> {
+        self.peers.addrs().to_vec()
+    }
+
+    /// Number of open connections of any state.
+    pub fn conn_count(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Number of remembered peer addresses.
+    pub fn known_count(&self) -> usize {
+        self.book.len()
+    }
+
+    /// Whether `addr` is among the remembered peer addresses.
+    pub fn knows(&self, addr: SocketAddr) -> bool {
+        self.book.contains(addr)
+    }
+
+    /// Bytes queued for all connections together.
+    pub fn unsent_total(&self) -> usize {
+        self.outbox.total()
+    }
+
+    /// Bytes queued for `conn` and not yet reported written.
+    pub fn unsent(&self, conn: ConnId) -> Option<usize> {
+        self.conns.get(conn).map(|c| c.queue.unsent())
+    }
+
+    /// Bytes held for `conn`'s unfinished frame.
+    pub fn buffered(&self, conn: ConnId) -> Option<usize> {
+        self.conns.get(conn).map(|c| c.inbound.buffered())
+    }
+
+    /// The node's peers and address book now.
+    pub fn view(&self, now: Instant) -> View {
+        let peers = self
+            .peers
+            .conns()
+            .iter()
+            .zip(self.peers.addrs())
+            .map(|(&c, &addr)| PeerView {
+                addr,
+                connected_for: self
+                    .conns
+                    .get(c)
+                    .map_or(Duration::ZERO, |c| now.saturating_duration_since(c.since())),
+            })
+            .collect();
+        View {
+            addr: self.cfg.listen,
+            peers,
+            known: self.book.len(),
+            retrying: self.book.retrying(),
+        }
+    }
+
+    /// Whether the driver should read more of stdin: false while a peer's
+    /// queue is over half full, so a fast stdin waits instead of losing
+    /// lines; nor while a node started with bootstrap peers is still
+    /// joining, so lines piped in at start wait for the peers.
+    pub fn wants_stdin(&self) -> bool {
+        self.outbox.has_room_for_stdin() && !self.leaving && !self.members.joining()
+    }
+
+    /// Whether the join (if any) is over.
+    pub fn joined(&self) -> bool {
+        !self.members.joining()
+    }
+
+    /// Whether `addr` is one of this node's own addresses.
+    pub fn is_self_addr(&self, addr: SocketAddr) -> bool {
+        self.book.is_self(addr)
+    }
+
+    // ---- inputs -------------------------------------------------------
+
+    /// Announces the node's address, dials the bootstrap peers and starts
+    /// the period timer.
+    pub fn handle_start(&mut self, now: Instant) {
+        let at = self.elapsed(now);
+        self.out.listening(at, self.cfg.listen);
+        if let Some(t) = self.period.start(now) {
+            self.wheel.insert(t, Timer::Period);
+        }
+        let boots = self.cfg.bootstrap.clone();
+        let joining = boots.iter().any(|&a| !self.book.is_self(a));
+        self.members.start(joining);
+        for addr in boots {
+            if self.book.is_self(addr) {
+                self.diag(
+                    now,
+                    DiagKind::Config,
+                    format_args!("not joining through {addr}: that is this node"),
+                );
+                continue;
+            }
+            self.book.add_bootstrap(addr);
+            self.dial(addr, now);
+        }
+    }
+
+    /// A connection was accepted from `remote`. Returns its id, or `None`
+    /// when the node is at its connection cap: the driver then closes the
+    /// socket at once.
+    pub fn handle_accepted(&mut self, remote: SocketAddr, now: Instant) -> Option<ConnId> {
+        if self.leaving {
+            return None;
+        }
+        let pending = self.conns.len() - self.peers.len();
+        if pending >= self.cfg.max_pending && !self.evict_handshake(now) {
+            return self.refuse(remote, now, Refusal::AtCap);
+        }
+        if self.conns.len() >= self.cfg.conn_cap() {
+            return self.refuse(remote, now, Refusal::AtCap);
+        }
+        let id = self.conns.insert(Conn::inbound(remote, now));
+        self.send_hello(id, now);
+        self.arm(id, now);
+        Some(id)
+    }
+
+    /// Like [`Node::handle_accepted`], for a connection the driver could
+    /// only accept with its spare descriptor: the process has none left.
+    /// The oldest inbound handshake is closed to make room for it; if there
+    /// is none, it is refused (`None`) and the driver closes it at once.
+    pub fn handle_accepted_spare(&mut self, remote: SocketAddr, now: Instant) -> Option<ConnId> {
+        if self.leaving || !self.evict_handshake(now) {
+            return self.refuse(remote, now, Refusal::NoDescriptors);
+        }
+        self.handle_accepted(remote, now)
+    }
+
+    /// An outbound connection finished connecting.
+    pub fn handle_connected(&mut self, conn: ConnId, now: Instant) {
+        let Some(c) = self.conns.get_mut(conn) else {
+            return;
+        };
+        if c.state() != State::Connecting {
+            return;
+        }
+        c.connected(now);
+        self.send_hello(conn, now);
+    }
+
+    /// The driver reports `n` bytes of `conn`'s queue written to the socket.
+    pub fn handle_written(&mut self, conn: ConnId, n: usize) {
+        if let Some(c) = self.conns.get_mut(conn) {
+            self.outbox.written(&mut c.queue, n);
+        }
+    }
+
+    /// Bytes read from `conn`. Returns false if the connection is now
+    /// closed (its `Close` output follows): the driver stops reading it.
+    pub fn handle_read(&mut self, conn: ConnId, bytes: &[u8], now: Instant) -> bool {
+        let Some(c) = self.conns.get_mut(conn) else {
+            return false;
+        };
+        let mut inbound = std::mem::take(&mut c.inbound);
+        let r = inbound.feed(bytes, |f| self.handle_frame(conn, f, now));
+        match r {
+            Ok(true) => match self.conns.get_mut(conn) {
+                Some(c) => {
+                    c.inbound = inbound;
+                    true
+                }
+                None => false,
+            },
+            Ok(false) => false,
+            Err(e) => {
+                self.close(conn, now, Reason::Protocol(e));
+                false
+            }
+        }
+    }
+
+    /// The driver closed `conn`: end of stream or a socket error
+    /// ([`Reason::Eof`], [`Reason::io`]).
+    pub fn handle_closed(&mut self, conn: ConnId, why: Reason, now: Instant) {
+        self.drop_conn(conn, now, why);
+    }
+
+    /// Bytes read from stdin. Each complete line is broadcast.
+    pub fn handle_stdin(&mut self, data: &[u8], now: Instant) {
+        let mut lines = std::mem::replace(&mut self.lines, LineSplitter::new(0));
+        lines.feed(data, |l| self.stdin_line(l, now));
+        self.lines = lines;
+    }
+
+    /// stdin reached its end: a last line without a newline still goes out.
+    pub fn handle_stdin_closed(&mut self, now: Instant) {
+        let mut lines = std::mem::replace(&mut self.lines, LineSplitter::new(0));
+        lines.finish(|l| self.stdin_line(l, now));
+        self.lines = lines;
+    }
+
+    /// Runs every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let mut due = std::mem::take(&mut self.expired);
+        self.wheel.expire(now, &mut due);
+        for t in due.drain(..) {
+            match t {
+                Timer::Period => self.on_period(now),
+                Timer::Conn(id) => self.on_conn_timer(id, now),
+                Timer::Dial(addr) => self.on_dial_timer(addr, now),
+                Timer::Join => self.finish_join(now, membership::Check::Deadline),
+            }
+        }
+        self.expired = due;
+    }
+
+    /// Says goodbye to every peer and closes every connection. Inputs after
+    /// this are ignored.
+    pub fn handle_shutdown(&mut self, now: Instant) {
+        if self.leaving {
+            return;
+        }
+        self.leaving = true;
+        let ids: Vec<ConnId> = self.conns.iter().map(|(id, _)| id).collect();
+        for id in ids {
+            if matches!(
+                self.conns.get(id).map(|c| c.state()),
+                Some(State::Active | State::Handshaking)
+            ) {
+                self.send_frame(id, &Frame::Goodbye(GoodbyeReason::Shutdown), now);
+            }
+            self.close(id, now, Reason::Shutdown);
+        }
+    }
+
+    // ---- outputs ------------------------------------------------------
+
+    /// The next thing for the driver to do, if any.
+    pub fn poll_output(&mut self) -> Option<Output<'_>> {
+        self.out.poll()
+    }
+
+    /// When [`Node::handle_timeout`] is next due.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.wheel.next_deadline()
+    }
+
+    /// Hands every pending output to `driver`, in order.
+    pub fn drain(&mut self, driver: &mut impl Driver) {
+        drive::drain(self, driver);
+    }
+
+    fn elapsed(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.start)
+    }
+
+    fn diag(&mut self, now: Instant, kind: DiagKind, args: std::fmt::Arguments<'_>) {
+        let at = self.elapsed(now);
+        self.out.diag(at, kind, args);
+    }
+}
+
+/// Why an inbound connection is turned away.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Refusal {
+    AtCap,
+    NoDescriptors,
+}
