@@ -1,0 +1,156 @@
+//! Peer lists in, dials out: which entries are worth dialing, the dial
+//! slots, the waiting queue, and redials with backoff.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+use super::addrbook::Redial;
+use super::conn::{Conn, State};
+use super::conns::ConnId;
+use super::event::DiagKind;
+use super::membership;
+use super::reason::Reason;
+use super::{Node, Timer};
+use crate::wire::PeerEntry;
+
+impl Node {
+    pub(super) fn on_peers(&mut self, from: ConnId, entries: &[PeerEntry], now: Instant) {
+        let Some(c) = self.conns.get_mut(from) else {
+            return;
+        };
+        let welcome = c.take_peer_list();
+        if c.state() == State::Retiring
+            && let Some(p) = c.peer()
+            && let Some(kept) = self.peers.by_id(p.id)
+            && let Some(k) = self.conns.get_mut(kept)
+        {
+            k.take_peer_list();
+        }
+        // The first welcome from any established peer ends the wait for the
+        // bootstrap's: with two nodes bootstrapping off each other, or a
+        // bootstrap that is down while someone joins through us, the
+        // bootstrap's own welcome may never come.
+        let join_welcome = welcome && self.members.awaiting_welcome();
+        for e in entries.iter().take(self.cfg.max_list_take) {
+            if !self.acceptable(e) || !self.book.learn(e.addr, e.node_id) {
+                continue;
+            }
+            if welcome {
+                if join_welcome {
+                    self.members.expect(e.addr);
+                }
+                self.dial(e.addr, now);
+            } else if self
+                .book
+                .get(e.addr)
+                .is_some_and(|k| k.conn().is_none() && k.retry_at().is_none())
+            {
+                // An announced newcomer dials us itself; dial it only if it
+                // has not after a grace period.
+                let at = now + self.cfg.announce_grace;
+                self.book.set_retry(e.addr, at);
+                self.wheel.insert(at, Timer::Dial(e.addr));
+            }
+        }
+        if join_welcome {
+            self.members.welcomed();
+            let deadline = now + self.cfg.handshake_timeout;
+            self.wheel.insert(deadline, Timer::Join);
+            self.finish_join(now, membership::Check::Progress);
+        }
+    }
+
+    /// Whether a peer list entry may be dialed at all.
+    fn acceptable(&self, e: &PeerEntry) -> bool {
+        // An IPv4-mapped IPv6 address is its IPv4 address.
+        let ip = e.addr.ip().to_canonical();
+        let bad_ip = ip.is_unspecified()
+            || ip.is_multicast()
+            || matches!(ip, IpAddr::V4(v4) if v4.is_broadcast());
+        !(bad_ip
+            || e.addr.port() == 0
+            || e.node_id == self.id
+            || self.book.is_self(e.addr)
+            || self.book.is_self(SocketAddr::new(ip, e.addr.port()))
+            || self.peers.by_id(e.node_id).is_some())
+    }
+
+    pub(super) fn dial(&mut self, addr: SocketAddr, now: Instant) {
+        if self.leaving {
+            return;
+        }
+        let Some(k) = self.book.get(addr) else {
+            return;
+        };
+        if k.conn().is_some() || k.node_id().is_some_and(|n| self.peers.by_id(n).is_some()) {
+            return;
+        }
+        if self.conns.len() >= self.cfg.conn_cap() || self.peers.len() >= self.cfg.max_peers {
+            return;
+        }
+        let listed = k.listed();
+        // One node listed under two addresses (it listens on every
+        // interface) is dialed at one at a time. Half the handshake slots
+        // stay free for inbound joins: a peer list full of dead ends must
+        // not lock newcomers out. Either way the address is dialed when a
+        // slot frees, or by the timer as a fallback.
+        if self.book.same_node_busy(addr) || self.dialing_count() >= self.cfg.dial_cap() {
+            let at = now + self.cfg.redial_min;
+            self.book.set_retry(addr, at);
+            self.wheel.insert(at, Timer::Dial(addr));
+            self.book.queue_dial(addr);
+            return;
+        }
+        let id = self.conns.insert(Conn::dial(addr, listed, now));
+        self.book.dialing(addr, id);
+        self.out.dial(id, addr);
+        self.arm(id, now);
+    }
+
+    /// Outbound connections not yet established.
+    fn dialing_count(&self) -> usize {
+        self.conns
+            .iter()
+            .filter(|(_, c)| c.is_outbound() && c.in_handshake())
+            .count()
+    }
+
+    /// A dial slot freed: dial the oldest address still waiting for one.
+    pub(super) fn dial_next(&mut self, now: Instant) {
+        if let Some(addr) = self.book.next_queued() {
+            self.dial(addr, now);
+        }
+    }
+
+    pub(super) fn on_dial_timer(&mut self, addr: SocketAddr, now: Instant) {
+        if self.book.due(addr, now, !self.peers.is_empty()) {
+            self.dial(addr, now);
+        }
+    }
+
+    /// A dial to `addr` failed or an established peer there was lost.
+    pub(super) fn schedule_redial(&mut self, addr: SocketAddr, now: Instant, why: Reason) {
+        let have_peers = !self.peers.is_empty();
+        let redial = self
+            .book
+            .failed(addr, now, have_peers, self.leaving, &mut self.rng);
+        let Redial::At { at, delay, note } = redial else {
+            return;
+        };
+        self.wheel.insert(at, Timer::Dial(addr));
+        let bootstrap = self.book.get(addr).is_some_and(|k| k.is_bootstrap());
+        // A bootstrap is worth a line per try; any other address one line,
+        // so a list of dead ends cannot flood stderr.
+        if note && (bootstrap || matches!(why, Reason::Io(_))) {
+            self.diag(
+                now,
+                DiagKind::Retry,
+                format_args!(
+                    "cannot reach {addr} ({}); retrying in {}ms",
+                    why.text(),
+                    delay.as_millis()
+                ),
+            );
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! How a connection becomes a peer: our hello, the verdict on theirs, the
+//! promotion with its welcome list and announcement, a duplicate's
+//! retirement, the join's end, and inbound connections turned away.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::conn::{PeerInfo, State};
+use super::conns::ConnId;
+use super::event::DiagKind;
+use super::handshake::{self, Arrival, Direction, Existing, Verdict};
+use super::membership::{self, Step};
+use super::outbox::Cargo;
+use super::reason::Reason;
+use super::{Node, Refusal, Timer};
+use crate::wire::{self, Frame, GoodbyeReason, Hello, PeerEntry};
+
+/// Whether a promotion makes a new peer or replaces a duplicate's
+/// connection to a peer we already had.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Promotion {
+    New,
+    Replace,
+}
+
+impl Node {
+    pub(super) fn send_hello(&mut self, id: ConnId, now: Instant) {
+        let Some(c) = self.conns.get_mut(id) else {
+            return;
+        };
+        let listed = c.is_outbound() && c.listed();
+        c.hello_sent(now);
+        let hello = handshake::hello(self.id, self.cfg.listen.port(), listed);
+        self.send_frame(id, &Frame::Hello(hello), now);
+    }
+
+    pub(super) fn on_hello(&mut self, id: ConnId, h: Hello, now: Instant) -> bool {
+        let Some(c) = self.conns.get_mut(id) else {
+            return false;
+        };
+        let (dir, remote) = (c.dir(), c.remote());
+        if dir == Direction::Inbound && h.flags & wire::FLAG_LISTED != 0 {
+            c.mark_listed();
+        }
+        let listen = handshake::listen_addr(dir, remote, &h);
+        let existing = self.peers.by_id(h.node_id).and_then(|other| {
+            let o = self.conns.get(other)?;
+            Some(Existing {
+                conn: other,
+                listen: o.peer()?.listen,
+                dir: o.dir(),
+            })
+        });
+        let arrival = Arrival {
+            me: self.id,
+            dir,
+            listen,
+            listen_is_self: self.book.is_self(listen),
+            existing,
+            at_peer_cap: self.peers.len() >= self.cfg.max_peers,
+        };
+        let peer = PeerInfo {
+            id: h.node_id,
+            listen,
+        };
+        let outbound = dir == Direction::Outbound;
+        match handshake::judge(&h, &arrival) {
+            Verdict::SelfConnect => {
+                // We dialed ourselves (our own address under another name).
+                if outbound {
+                    self.book.remember_self(remote);
+                    if self.peers.is_empty()
+                        && self.members.awaiting_welcome()
+                        && !self.book.has_bootstrap()
+                    {
+                        self.members.abandon();
+                    }
+                }
+                self.close(id, now, Reason::SelfConnect);
+                false
+            }
+            Verdict::ClaimsOurAddress => {
+                // Listing it would make us a peer of ourselves.
+                self.close(id, now, Reason::SelfConnect);
+                false
+            }
+            Verdict::NoPort => {
+                self.close(id, now, Reason::NoPort);
+                false
+            }
+            Verdict::IdElsewhere(at) => {
+                if outbound {
+                    self.book.forget_unless_bootstrap(remote);
+                }
+                self.close(id, now, Reason::IdElsewhere(at));
+                false
+            }
+            Verdict::Duplicate { other, keep_new } => {
+                let (keep, retire) = if keep_new { (id, other) } else { (other, id) };
+                // The peer's welcome counts once, whichever connection it
+                // came on.
+                if self.conns.get(retire).is_some_and(|c| c.got_peer_list())
+                    && let Some(c) = self.conns.get_mut(keep)
+                {
+                    c.take_peer_list();
+                }
+                if let Some(c) = self.conns.get_mut(id) {
+                    c.name(peer);
+                }
+                self.retire(retire, now);
+                if keep_new {
+                    self.promote(keep, peer, now, Promotion::Replace);
+                }
+                true
+            }
+            Verdict::Full => {
+                self.close(id, now, Reason::Full);
+                false
+            }
+            Verdict::Accept => {
+                self.promote(id, peer, now, Promotion::New);
+                true
+            }
+        }
+    }
+
+    /// Makes `id` the established connection to `peer`.
+    fn promote(&mut self, id: ConnId, peer: PeerInfo, now: Instant, kind: Promotion) {
+        let Some(c) = self.conns.get_mut(id) else {
+            return;
+        };
+        let outbound_done = c.is_outbound() && c.state() == State::Handshaking;
+        let listed = c.listed();
+        c.promote(peer, now);
+        self.peers.insert(peer.id, peer.listen, id);
+        self.book.connected(peer.listen, peer.id, id);
+        self.arm(id, now);
+        if outbound_done {
+            self.dial_next(now);
+        }
+        if kind == Promotion::Replace {
+            return;
+        }
+        // Welcome the peer with everyone else we know, and tell everyone
+        // else about it.
+        let others: Vec<PeerEntry> = self
+            .peers
+            .conns()
+            .iter()
+            .zip(self.peers.addrs())
+            .filter(|&(&o, _)| o != id)
+            .filter_map(|(&o, &addr)| {
+                Some(PeerEntry {
+                    node_id: self.conns.get(o)?.peer()?.id,
+                    addr,
+                })
+            })
+            .collect();
+        self.send_frame(id, &Frame::Peers(others), now);
+        // A peer reached through a peer list is known to the mesh already;
+        // announcing it again would cost every member a frame per join.
+        if !listed {
+            let me = [PeerEntry {
+                node_id: peer.id,
+                addr: peer.listen,
+            }];
+            let bytes = self.out.encode(|tx| wire::encode_peers(tx, &me));
+            let targets: Vec<ConnId> = self
+                .peers
+                .conns()
+                .iter()
+                .copied()
+                .filter(|&o| o != id)
+                .collect();
+            for o in targets {
+                self.enqueue(o, bytes.clone(), Cargo::Message, now);
+            }
+        }
+        if self.members.joining() {
+            if self.members.established(peer.listen) == Step::ArmDeadline {
+                let at = now + self.cfg.handshake_timeout;
+                self.wheel.insert(at, Timer::Join);
+            }
+            self.finish_join(now, membership::Check::Progress);
+        } else {
+            let at = self.elapsed(now);
+            self.out.connected(at, peer.listen);
+        }
+    }
+
+    pub(super) fn retire(&mut self, id: ConnId, now: Instant) {
+        let Some(c) = self.conns.get(id) else { return };
+        if c.state() == State::Active {
+            self.unlist(id);
+        }
+        self.send_frame(id, &Frame::Goodbye(GoodbyeReason::Duplicate), now);
+        if let Some(c) = self.conns.get_mut(id) {
+            c.retire(now);
+        }
+        self.arm(id, now);
+    }
+
+    /// Takes an established connection out of the peer set.
+    pub(super) fn unlist(&mut self, id: ConnId) {
+        let Some(p) = self.conns.get(id).and_then(|c| c.peer()) else {
+            return;
+        };
+        self.peers.remove(p.id, id);
+        self.book.detach(p.listen, id);
+    }
+
+    pub(super) fn finish_join(&mut self, now: Instant, check: membership::Check) {
+        if self.members.finish(check, !self.peers.is_empty()) {
+            let at = self.elapsed(now);
+            self.out.joined(at, self.peers.addrs());
+        }
+    }
+
+    /// Closes the oldest inbound connection still in its handshake, to make
+    /// room for a new one. Honest peers finish theirs in a round trip, so
+    /// only idle ones are old. False if there is none.
+    pub(super) fn evict_handshake(&mut self, now: Instant) -> bool {
+        let oldest = self
+            .conns
+            .iter()
+            .filter(|(_, c)| !c.is_outbound() && c.state() == State::Handshaking)
+            .min_by_key(|(_, c)| c.since())
+            .map(|(id, _)| id);
+        match oldest {
+            Some(id) => {
+                self.close(id, now, Reason::Evicted);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Turns an inbound connection away, noting it at most once a second.
+    pub(super) fn refuse(
+        &mut self,
+        remote: SocketAddr,
+        now: Instant,
+        why: Refusal,
+    ) -> Option<ConnId> {
+        self.stats.peers_refused += 1;
+        let quiet = self
+            .last_refusal_note
+            .is_some_and(|t| now.saturating_duration_since(t) < Duration::from_secs(1));
+        if !quiet {
+            self.last_refusal_note = Some(now);
+            let cap = self.cfg.conn_cap();
+            match why {
+                Refusal::NoDescriptors => self.diag(
+                    now,
+                    DiagKind::Refused,
+                    format_args!("refusing connection from {remote}: out of file descriptors"),
+                ),
+                Refusal::AtCap => self.diag(
+                    now,
+                    DiagKind::Refused,
+                    format_args!(
+                        "refusing connection from {remote}: at the limit of {cap} connections"
+                    ),
+                ),
+            }
+        }
+        None
+    }
+}
