@@ -16,21 +16,25 @@
 //! - accept failing for lack of descriptors pauses accepting briefly
 //!   instead of spinning.
 
+mod driver;
+mod sock;
+mod stdin;
+mod stdio;
+
 use std::fs::File;
-use std::io::{self, ErrorKind, Read, Write};
-use std::mem::ManuallyDrop;
-use std::net::{IpAddr, SocketAddr};
-use std::os::fd::{FromRawFd, RawFd};
+use std::io::{self, ErrorKind, Read};
 use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
-use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use signal_hook_mio::v1_0::Signals;
-use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::format::{self, Format, Style};
-use crate::node::{Config, ConnId, Driver, Event, Level, Node, Reason, describe};
+use crate::format::{Format, Style};
+use crate::node::{Config, ConnId, Level, Node, Reason, describe};
+use driver::{Io, IoConn, token};
+use sock::{fd_limit, out_of_descriptors, spare_fd};
+use stdin::Stdin;
+use stdio::{diag, write_out};
 
 const LISTENER: Token = Token(usize::MAX);
 const STDIN: Token = Token(usize::MAX - 1);
@@ -42,52 +46,8 @@ const READ_BUDGET: usize = 256 * 1024;
 const ACCEPT_BUDGET: usize = 64;
 /// How long accepting pauses when the process is out of descriptors.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
-/// How long a closed connection may take to flush its last bytes.
-const LINGER: Duration = Duration::from_secs(2);
-/// Most closed connections flushing at once.
-const LINGER_MAX: usize = 64;
-/// Most bytes a closed connection may still have to flush; one with more
-/// (a peer that stopped reading) is dropped at once.
-const LINGER_BYTES: usize = 64 * 1024;
-/// Log bytes held before they are written out mid-turn: one turn may read
-/// 256 KiB from each of many connections, and an escaped log line can be six
-/// times its payload.
-const STDOUT_CHUNK: usize = 256 * 1024;
 /// Descriptors kept free for stdin, stdout, stderr, epoll, signals, dials.
 const FD_RESERVE: usize = 16;
-
-fn token(id: ConnId) -> Token {
-    Token(((id.generation as usize) << 32) | id.index as usize)
-}
-
-struct IoConn {
-    id: ConnId,
-    stream: TcpStream,
-    out: OutBuf,
-    /// Outbound and not yet connected.
-    connecting: bool,
-    /// Readable edge seen and not yet read to `WouldBlock`.
-    readable: bool,
-    /// Listed in `dirty`.
-    dirty: bool,
-}
-
-/// A closed connection still flushing its last bytes (a goodbye).
-struct Lingering {
-    stream: TcpStream,
-    out: OutBuf,
-    until: Instant,
-}
-
-enum Stdin {
-    /// A pipe or terminal, registered with the poll.
-    Polled {
-        ready: bool,
-    },
-    /// A regular file or /dev/null: always ready until its end.
-    File,
-    Closed,
-}
 
 /// Why the loop stopped.
 pub enum Exit {
@@ -127,27 +87,6 @@ pub struct Shell {
     stdin_flags: Option<i32>,
     signals: Signals,
     shutting_down: bool,
-}
-
-/// Everything the core's outputs act on: sockets, buffers, stdout. It is
-/// the shell's [`Driver`].
-struct Io {
-    poll: Poll,
-    /// The IP outgoing connections leave from: the listening IP, unless that
-    /// is unspecified (`0.0.0.0`, `::`).
-    source: Option<IpAddr>,
-    conns: Vec<Option<IoConn>>,
-    dirty: Vec<usize>,
-    /// Slots whose connection is `readable` (each listed once per edge), so
-    /// a turn visits only connections with something to read.
-    ready: Vec<usize>,
-    lingering: Vec<Lingering>,
-    stdout: Vec<u8>,
-    /// A failed mid-turn stdout write, acted on at the end of the turn.
-    stdout_err: Option<io::Error>,
-    format: Format,
-    level: Level,
-    failed_dials: Vec<(ConnId, io::Error)>,
 }
 
 /// Binds, prints the address and runs until a signal. Errors are the ones
@@ -211,132 +150,7 @@ pub fn run(mut cfg: Config, seed: u64, opts: Options) -> io::Result<Exit> {
     r
 }
 
-fn fd_limit() -> usize {
-    let mut r = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit only writes the struct we pass.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) } != 0 {
-        return 1024;
-    }
-    usize::try_from(r.rlim_cur).unwrap_or(usize::MAX)
-}
-
-/// Starts a non-blocking connect to `addr` from `source` (any port), so the
-/// peer sees this node at the IP it listens on: peers name an inbound node
-/// by the connection's source IP and pass that name on to others. A source
-/// of the other family, or loopback for a remote peer (or the reverse), is
-/// left to the kernel, which could not route it.
-fn connect_from(source: Option<IpAddr>, addr: SocketAddr) -> io::Result<TcpStream> {
-    let Some(ip) = source
-        .filter(|ip| ip.is_ipv4() == addr.is_ipv4() && ip.is_loopback() == addr.ip().is_loopback())
-    else {
-        return TcpStream::connect(addr);
-    };
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    socket.set_nonblocking(true)?;
-    socket.bind(&SocketAddr::new(ip, 0).into())?;
-    match socket.connect(&addr.into()) {
-        Ok(()) => {}
-        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
-        Err(e) => return Err(e),
-    }
-    Ok(TcpStream::from_std(socket.into()))
-}
-
-fn spare_fd() -> Option<File> {
-    File::open("/dev/null").ok()
-}
-
-/// A handle on one of the standard descriptors (0, 1, 2).
-fn std_file(fd: RawFd) -> ManuallyDrop<File> {
-    // SAFETY: the standard descriptors stay open for the life of the
-    // process; ManuallyDrop keeps this handle from closing one.
-    ManuallyDrop::new(unsafe { File::from_raw_fd(fd) })
-}
-
-/// Writes all of `buf` to `fd`, waiting while it is full. In a terminal,
-/// fds 0, 1 and 2 share one open file description, so the `O_NONBLOCK` set
-/// for stdin makes stdout and stderr non-blocking too: `WouldBlock` here
-/// means "wait", as a blocking write would, never "fail".
-fn write_all_fd(fd: RawFd, mut buf: &[u8]) -> io::Result<()> {
-    let mut f = std_file(fd);
-    while !buf.is_empty() {
-        match f.write(buf) {
-            Ok(0) => return Err(ErrorKind::WriteZero.into()),
-            Ok(n) => buf = &buf[n..],
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                let mut p = libc::pollfd {
-                    fd,
-                    events: libc::POLLOUT,
-                    revents: 0,
-                };
-                // SAFETY: poll reads and writes only the one struct passed.
-                if unsafe { libc::poll(&mut p, 1, -1) } < 0 {
-                    let e = io::Error::last_os_error();
-                    if e.kind() != ErrorKind::Interrupted {
-                        return Err(e);
-                    }
-                }
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
-/// Writes and empties the log buffer.
-fn write_out(buf: &mut Vec<u8>) -> io::Result<()> {
-    if buf.is_empty() {
-        return Ok(());
-    }
-    let r = write_all_fd(1, buf);
-    buf.clear();
-    if buf.capacity() > 1 << 20 {
-        *buf = Vec::new();
-    }
-    r
-}
-
-/// A diagnostic line for stderr; one that cannot be written is dropped.
-fn diag(line: &str) {
-    let _ = write_all_fd(2, line.as_bytes());
-}
-
 impl Shell {
-    fn open_stdin(&mut self) {
-        // SAFETY: fcntl on fd 0 with F_GETFL/F_SETFL has no memory effects.
-        let flags = unsafe { libc::fcntl(0, libc::F_GETFL) };
-        if flags < 0 {
-            return; // stdin is closed: nothing to read.
-        }
-        match self
-            .io
-            .poll
-            .registry()
-            .register(&mut SourceFd(&0), STDIN, Interest::READABLE)
-        {
-            Ok(()) => {
-                // SAFETY: as above.
-                if unsafe { libc::fcntl(0, libc::F_SETFL, flags | libc::O_NONBLOCK) } == 0 {
-                    self.stdin_flags = Some(flags);
-                }
-                self.stdin = Stdin::Polled { ready: true };
-            }
-            // epoll refuses regular files (and /dev/null): they never block.
-            Err(_) => self.stdin = Stdin::File,
-        }
-    }
-
-    fn restore_stdin(&mut self) {
-        if let Some(flags) = self.stdin_flags.take() {
-            // SAFETY: as in open_stdin.
-            unsafe { libc::fcntl(0, libc::F_SETFL, flags) };
-        }
-    }
-
     fn has_work_now(&self) -> bool {
         let stdin_ready = match self.stdin {
             Stdin::Polled { ready } => ready,
@@ -598,47 +412,6 @@ impl Shell {
         }
     }
 
-    fn read_stdin(&mut self, now: Instant) {
-        let mut budget = READ_BUDGET;
-        while self.node.wants_stdin() && budget > 0 {
-            if matches!(self.stdin, Stdin::Closed | Stdin::Polled { ready: false }) {
-                return;
-            }
-            match std_file(0).read(&mut self.scratch) {
-                Ok(0) => {
-                    self.close_stdin(now);
-                    return;
-                }
-                Ok(n) => {
-                    self.node.handle_stdin(&self.scratch[..n], now);
-                    self.drain();
-                    budget = budget.saturating_sub(n);
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                    self.stdin = Stdin::Polled { ready: false };
-                }
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => {
-                    diag(&format!(
-                        "rumor: cannot read stdin: {}; ignoring it\n",
-                        describe(&e)
-                    ));
-                    self.close_stdin(now);
-                    return;
-                }
-            }
-        }
-    }
-
-    fn close_stdin(&mut self, now: Instant) {
-        if matches!(self.stdin, Stdin::Polled { .. }) {
-            let _ = self.io.poll.registry().deregister(&mut SourceFd(&0));
-        }
-        self.stdin = Stdin::Closed;
-        self.node.handle_stdin_closed(now);
-        self.drain();
-    }
-
     /// Carries out everything the core asked for; a dial that fails at
     /// once is reported back, which may ask for more.
     fn drain(&mut self) {
@@ -709,180 +482,4 @@ impl Shell {
         }
         Ok(Exit::Clean)
     }
-}
-
-impl Io {
-    fn put(&mut self, c: IoConn) {
-        let i = c.id.index as usize;
-        if self.conns.len() <= i {
-            self.conns.resize_with(i + 1, || None);
-        }
-        if c.readable {
-            self.ready.push(i);
-        }
-        self.conns[i] = Some(c);
-    }
-
-    /// Whether slot `index` still holds connection `id`.
-    fn conn_is(&self, index: usize, id: ConnId) -> bool {
-        self.conns
-            .get(index)
-            .is_some_and(|c| c.as_ref().is_some_and(|c| c.id == id))
-    }
-
-    /// Forgets the socket of the connection in slot `index`.
-    fn drop_io(&mut self, index: usize) -> Option<IoConn> {
-        let mut c = self.conns.get_mut(index)?.take()?;
-        let _ = self.poll.registry().deregister(&mut c.stream);
-        Some(c)
-    }
-
-    fn connect(&mut self, conn: ConnId, addr: SocketAddr) -> io::Result<()> {
-        let mut stream = connect_from(self.source, addr)?;
-        self.poll.registry().register(
-            &mut stream,
-            token(conn),
-            Interest::READABLE | Interest::WRITABLE,
-        )?;
-        self.put(IoConn::new(conn, stream, true));
-        Ok(())
-    }
-
-    /// Gives a closed connection's last bytes a chance to leave.
-    fn linger(&mut self, mut c: IoConn) {
-        if c.out.is_empty() || c.connecting {
-            return;
-        }
-        if c.out.write_to(&mut c.stream).is_err() || c.out.is_empty() {
-            return;
-        }
-        if self.lingering.len() < LINGER_MAX && c.out.len() <= LINGER_BYTES {
-            self.lingering.push(Lingering {
-                stream: c.stream,
-                out: c.out,
-                until: Instant::now() + LINGER,
-            });
-        }
-    }
-
-    /// Appends a stdout line, writing out once a chunk has built up.
-    fn log(&mut self, at: Duration, event: &Event<'_>) {
-        self.format.line(&mut self.stdout, at, event);
-        if self.stdout.len() >= STDOUT_CHUNK
-            && let Err(e) = write_out(&mut self.stdout)
-        {
-            self.stdout_err.get_or_insert(e);
-        }
-    }
-}
-
-impl Driver for Io {
-    fn send(&mut self, conn: ConnId, bytes: &[u8]) {
-        let i = conn.index as usize;
-        if let Some(Some(c)) = self.conns.get_mut(i)
-            && c.id == conn
-        {
-            c.out.extend_from_slice(bytes);
-            if !c.dirty {
-                c.dirty = true;
-                self.dirty.push(i);
-            }
-        }
-    }
-
-    fn dial(&mut self, conn: ConnId, addr: SocketAddr) {
-        if let Err(e) = self.connect(conn, addr) {
-            self.failed_dials.push((conn, e));
-        }
-    }
-
-    fn close(&mut self, conn: ConnId) {
-        let i = conn.index as usize;
-        if self.conn_is(i, conn)
-            && let Some(c) = self.drop_io(i)
-        {
-            self.linger(c);
-        }
-    }
-
-    fn event(&mut self, at: Duration, event: Event<'_>) {
-        match event {
-            Event::Diag { kind, text } => {
-                if kind.level() <= self.level {
-                    diag(&format::diag_line(text));
-                }
-            }
-            e => self.log(at, &e),
-        }
-    }
-}
-
-impl IoConn {
-    fn new(id: ConnId, stream: TcpStream, connecting: bool) -> Self {
-        IoConn {
-            id,
-            stream,
-            out: OutBuf::default(),
-            connecting,
-            readable: !connecting,
-            dirty: false,
-        }
-    }
-}
-
-/// A connection's write buffer: bytes are appended at the end and written
-/// from an offset, so a partial write never moves what is left. The space
-/// written is reclaimed when the buffer empties (then freed: idle
-/// connections hold no buffer) or once it is over half the buffer.
-#[derive(Default)]
-struct OutBuf {
-    buf: Vec<u8>,
-    pos: usize,
-}
-
-impl OutBuf {
-    /// Bytes waiting to be written.
-    fn len(&self) -> usize {
-        self.buf.len() - self.pos
-    }
-
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    fn extend_from_slice(&mut self, bytes: &[u8]) {
-        if self.pos > 0 && self.pos >= self.buf.len() / 2 {
-            self.buf.drain(..self.pos);
-            self.pos = 0;
-        }
-        self.buf.extend_from_slice(bytes);
-    }
-
-    /// Writes as much as the socket takes. `Ok` when everything went or the
-    /// socket is full.
-    fn write_to(&mut self, stream: &mut TcpStream) -> io::Result<()> {
-        let r = loop {
-            if self.pos == self.buf.len() {
-                break Ok(());
-            }
-            match stream.write(&self.buf[self.pos..]) {
-                Ok(0) => break Err(io::Error::from(ErrorKind::WriteZero)),
-                Ok(n) => self.pos += n,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break Ok(()),
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => break Err(e),
-            }
-        };
-        if self.pos == self.buf.len() {
-            *self = OutBuf::default();
-        }
-        r
-    }
-}
-
-fn out_of_descriptors(e: &io::Error) -> bool {
-    matches!(
-        e.raw_os_error(),
-        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
-    )
 }
