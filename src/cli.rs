@@ -36,6 +36,14 @@ pub struct Args {
     /// schema is in the README); stderr stays text.
     #[arg(long)]
     pub json: bool,
+
+    /// Print only errors on stderr (no retries, no refused connections).
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Also print each dial and each handshake's outcome on stderr.
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 const EXAMPLES: &str = "\

@@ -19,7 +19,7 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::node::Event;
+use crate::node::{Event, View};
 use crate::scan::printable_ascii;
 
 /// Which format stdout uses.
@@ -203,6 +203,52 @@ impl Format {
         }
         out.extend_from_slice(&self.from);
     }
+}
+
+/// The membership report (SIGUSR1) as stderr lines: a summary, then one
+/// line per peer with how long it has been connected.
+pub fn view_text(v: &View) -> String {
+    let n = |k: usize, one: &str, many: &str| format!("{k} {}", if k == 1 { one } else { many });
+    let mut s = format!(
+        "rumor: view of {}: {}, {}, {} being retried\n",
+        v.addr,
+        n(v.peers.len(), "peer", "peers"),
+        n(v.known, "known address", "known addresses"),
+        v.retrying
+    );
+    for p in &v.peers {
+        let d = Duration::from_secs(p.connected_for.as_secs());
+        s.push_str(&format!(
+            "rumor:   {} connected for {}\n",
+            p.addr,
+            humantime::format_duration(d)
+        ));
+    }
+    s
+}
+
+/// The membership report as one JSON object on one line (`event` is
+/// `view`): `addr`, `peers` (each `addr` and `connected_ms`), `known`,
+/// `retrying`.
+pub fn view_json(out: &mut Vec<u8>, at: Duration, v: &View) {
+    let _ = write!(
+        out,
+        "{{\"event\":\"view\",\"ms\":{},\"addr\":\"{}\",\"peers\":[",
+        at.as_millis(),
+        v.addr
+    );
+    for (i, p) in v.peers.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let _ = write!(
+            out,
+            "{{\"addr\":\"{}\",\"connected_ms\":{}}}",
+            p.addr,
+            p.connected_for.as_millis()
+        );
+    }
+    let _ = writeln!(out, "],\"known\":{},\"retrying\":{}}}", v.known, v.retrying);
 }
 
 /// An event's text line without its timestamp, as tests and the simulator

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use rumor::cli::Args;
 use rumor::format::Style;
-use rumor::node::Config;
+use rumor::node::{Config, Level};
 use rumor::shell::{self, Options};
 
 fn main() -> ExitCode {
@@ -21,7 +21,11 @@ fn main() -> ExitCode {
         .collect();
     let opts = Options {
         style: if args.json { Style::Json } else { Style::Text },
-        ..Options::default()
+        level: match (args.quiet, args.verbose) {
+            (true, _) => Level::Error,
+            (_, true) => Level::Debug,
+            _ => Level::Notice,
+        },
     };
     match shell::run(cfg, fastrand::u64(..), opts) {
         Ok(shell::Exit::Clean) => ExitCode::SUCCESS,

@@ -105,6 +105,7 @@ impl Node {
         self.book.dialing(addr, id);
         self.out.dial(id, addr);
         self.arm(id, now);
+        self.diag(now, DiagKind::Dial, format_args!("dialing {addr}"));
     }
 
     /// Outbound connections not yet established.

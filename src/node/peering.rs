@@ -66,6 +66,11 @@ impl Node {
         let outbound = dir == Direction::Outbound;
         match handshake::judge(&h, &arrival) {
             Verdict::SelfConnect => {
+                self.diag(
+                    now,
+                    DiagKind::Handshake,
+                    format_args!("handshake with {remote}: that is this node"),
+                );
                 // We dialed ourselves (our own address under another name).
                 if outbound {
                     self.book.remember_self(remote);
@@ -96,6 +101,11 @@ impl Node {
                 false
             }
             Verdict::Duplicate { other, keep_new } => {
+                self.diag(
+                    now,
+                    DiagKind::Handshake,
+                    format_args!("handshake with {remote}: a second connection to {listen}; keeping the {} one", if keep_new { "new" } else { "old" }),
+                );
                 let (keep, retire) = if keep_new { (id, other) } else { (other, id) };
                 // The peer's welcome counts once, whichever connection it
                 // came on.
@@ -118,6 +128,14 @@ impl Node {
                 false
             }
             Verdict::Accept => {
+                self.diag(
+                    now,
+                    DiagKind::Handshake,
+                    format_args!(
+                        "handshake with {remote} done: node {:016x} listening on {listen}",
+                        h.node_id
+                    ),
+                );
                 self.promote(id, peer, now, Promotion::New);
                 true
             }

@@ -163,6 +163,14 @@ impl Node {
                 return;
             }
             Check::Close(why) => {
+                if why == Reason::HandshakeTimeout {
+                    let remote = c.remote();
+                    self.diag(
+                        now,
+                        DiagKind::Handshake,
+                        format_args!("no handshake from {remote} in time; closing"),
+                    );
+                }
                 self.close(id, now, why);
                 return;
             }

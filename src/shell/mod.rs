@@ -29,7 +29,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use signal_hook_mio::v1_0::Signals;
 
-use crate::format::{Format, Style};
+use crate::format::{self, Format, Style};
 use crate::node::{Config, ConnId, Level, Node, Reason, describe};
 use driver::{Io, IoConn, token};
 use sock::{fd_limit, out_of_descriptors, spare_fd};
@@ -87,6 +87,8 @@ pub struct Shell {
     stdin_flags: Option<i32>,
     signals: Signals,
     shutting_down: bool,
+    /// When the node started (the core's zero for event times).
+    start: Instant,
 }
 
 /// Binds, prints the address and runs until a signal. Errors are the ones
@@ -110,7 +112,7 @@ pub fn run(mut cfg: Config, seed: u64, opts: Options) -> io::Result<Exit> {
     let poll = Poll::new()?;
     poll.registry()
         .register(&mut listener, LISTENER, Interest::READABLE)?;
-    let mut signals = Signals::new([libc::SIGINT, libc::SIGTERM])?;
+    let mut signals = Signals::new([libc::SIGINT, libc::SIGTERM, libc::SIGUSR1])?;
     poll.registry()
         .register(&mut signals, SIGNALS, Interest::READABLE)?;
 
@@ -141,6 +143,7 @@ pub fn run(mut cfg: Config, seed: u64, opts: Options) -> io::Result<Exit> {
         stdin_flags: None,
         signals,
         shutting_down: false,
+        start: now,
     };
     shell.open_stdin();
     shell.node.handle_start(now);
@@ -197,8 +200,15 @@ impl Shell {
                     LISTENER => self.listener_ready = true,
                     STDIN => self.stdin = Stdin::Polled { ready: true },
                     SIGNALS => {
-                        if self.signals.pending().next().is_some() {
-                            self.shutting_down = true;
+                        let mut report = false;
+                        for sig in self.signals.pending() {
+                            match sig {
+                                libc::SIGUSR1 => report = true,
+                                _ => self.shutting_down = true,
+                            }
+                        }
+                        if report {
+                            self.report_view(now);
                         }
                     }
                     Token(t) => self.conn_event(t, ev, now),
@@ -467,6 +477,18 @@ impl Shell {
             return Err(e);
         }
         write_out(&mut self.io.stdout)
+    }
+
+    /// SIGUSR1: the membership report, on stderr in text mode (stdout
+    /// keeps the task's format), as one `view` object on stdout with
+    /// `--json`, in order with the other events.
+    fn report_view(&mut self, now: Instant) {
+        let view = self.node.view(now);
+        let at = now.saturating_duration_since(self.start);
+        match self.io.format.style() {
+            Style::Text => diag(&format::view_text(&view)),
+            Style::Json => format::view_json(&mut self.io.stdout, at, &view),
+        }
     }
 
     /// Says goodbye, gives the goodbyes up to a second to leave, and stops.
