@@ -32,6 +32,12 @@ pub struct Args {
     #[arg(long = "connect", visible_alias = "bootstrap", value_name = "HOST:PORT", value_parser = parse_peer)]
     pub connect: Vec<Peer>,
 
+    /// Leave once stdin ends: after the join, send every line, say goodbye
+    /// and wait (up to 5s) for each peer to close; exit 0 if every peer has
+    /// every line, 3 if not. For scripts: printf 'done\n' | rumor ... --exit-on-eof
+    #[arg(long)]
+    pub exit_on_eof: bool,
+
     /// Print one JSON object per line on stdout instead of text (the
     /// schema is in the README); stderr stays text.
     #[arg(long)]

@@ -14,6 +14,7 @@ fn main() -> ExitCode {
     let args = Args::parse();
     let mut cfg = Config::new(SocketAddr::new(args.bind, args.port));
     cfg.period = args.period.0;
+    cfg.exit_on_eof = args.exit_on_eof;
     cfg.bootstrap = args
         .connect
         .iter()
@@ -29,6 +30,25 @@ fn main() -> ExitCode {
     };
     match shell::run(cfg, fastrand::u64(..), opts) {
         Ok(shell::Exit::Clean) => ExitCode::SUCCESS,
+        Ok(shell::Exit::Departed(o)) if o.complete() => ExitCode::SUCCESS,
+        Ok(shell::Exit::Departed(o)) => {
+            if o.lines_dropped > 0 {
+                let n = o.lines_dropped;
+                eprintln!(
+                    "rumor: not every stdin line was sent to every peer ({n} not sent; see above)"
+                );
+            }
+            if !o.unconfirmed.is_empty() {
+                let list: Vec<String> = o.unconfirmed.iter().map(|a| a.to_string()).collect();
+                eprintln!(
+                    "rumor: {} of {} peers did not confirm they have every line: {}",
+                    list.len(),
+                    list.len() + o.confirmed,
+                    list.join(", ")
+                );
+            }
+            ExitCode::from(3)
+        }
         Err(e) => {
             eprintln!("rumor: {e}");
             ExitCode::from(1)

@@ -12,7 +12,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use crate::capture::{Capture, Out};
-use crate::node::{Config, ConnId, Node, Reason};
+use crate::node::{Config, ConnId, Level, Node, Reason};
 
 /// One simulated node and what it printed.
 #[derive(Debug)]
@@ -24,8 +24,15 @@ pub struct SimNode {
     pub up: bool,
     /// stdout lines, without the timestamp.
     pub log: Vec<String>,
-    /// stderr lines, without `rumor: `.
+    /// stderr lines at the default level (no `-v`), without `rumor: `.
     pub diag: Vec<String>,
+    /// When it was added, on the virtual clock.
+    pub started: Instant,
+    /// Typed and not yet read: like a real driver, the simulator hands
+    /// stdin to the node only while it wants more.
+    stdin: Vec<u8>,
+    /// stdin has ended (delivered once `stdin` is read).
+    stdin_eof: bool,
 }
 
 #[derive(Debug)]
@@ -112,6 +119,9 @@ impl Sim {
             up: true,
             log: Vec::new(),
             diag: Vec::new(),
+            started: self.now,
+            stdin: Vec::new(),
+            stdin_eof: false,
         });
         let i = self.nodes.len() - 1;
         self.nodes[i].node.handle_start(self.now);
@@ -126,10 +136,35 @@ impl Sim {
 
     /// Types a line on node `i`'s stdin.
     pub fn type_line(&mut self, i: usize, line: &str) {
+        let n = &mut self.nodes[i];
+        n.stdin.extend_from_slice(line.as_bytes());
+        n.stdin.push(b'\n');
+        self.flush(i);
+    }
+
+    /// Ends node `i`'s stdin (as Ctrl-D, or the end of a pipe).
+    pub fn close_stdin(&mut self, i: usize) {
+        self.nodes[i].stdin_eof = true;
+        self.flush(i);
+    }
+
+    /// Hands node `i` what it has of stdin, if it wants it now.
+    fn read_stdin(&mut self, i: usize) -> bool {
         let now = self.now;
         let n = &mut self.nodes[i];
-        n.node.handle_stdin(format!("{line}\n").as_bytes(), now);
-        self.flush(i);
+        if !n.up || !n.node.wants_stdin() {
+            return false;
+        }
+        if !n.stdin.is_empty() {
+            let bytes = std::mem::take(&mut n.stdin);
+            n.node.handle_stdin(&bytes, now);
+            return true;
+        }
+        if std::mem::take(&mut n.stdin_eof) {
+            n.node.handle_stdin_closed(now);
+            return true;
+        }
+        false
     }
 
     /// Shuts node `i` down cleanly (as on Ctrl-C).
@@ -181,8 +216,15 @@ impl Sim {
                     }
                 }
                 Out::Log(line) => self.nodes[i].log.push(line),
-                Out::Diag(_, text) => self.nodes[i].diag.push(text),
+                // What stderr shows by default (no -v).
+                Out::Diag(kind, text) if kind.level() <= Level::Notice => {
+                    self.nodes[i].diag.push(text)
+                }
+                Out::Diag(..) => {}
             }
+        }
+        if self.read_stdin(i) {
+            self.flush(i);
         }
     }
 

@@ -349,3 +349,107 @@ fn a_node_whose_bootstrap_is_down_finishes_joining_when_a_peer_joins_it() {
     assert!(sim.run_until(secs(5), |s| s.nodes[0].node.wants_stdin()));
     reads_stdin_and_is_heard(&mut sim, 0, "the first node speaks");
 }
+
+#[test]
+fn a_notifier_sends_its_lines_says_goodbye_and_every_peer_confirms() {
+    let mut sim = Sim::new(12, Instant::now());
+    for i in 0..3 {
+        let boot: &[usize] = if i == 0 { &[] } else { &[0] };
+        sim.add(boot, period(None));
+    }
+    assert!(sim.run_until(secs(1), |s| s.full_mesh()));
+    let n = sim.add(&[1], |c| {
+        c.period = None;
+        c.exit_on_eof = true;
+    });
+    // Lines piped in at once; stdin ends before the join is done.
+    sim.type_line(n, "deploy done");
+    sim.type_line(n, "all green");
+    sim.close_stdin(n);
+    assert!(sim.nodes[n].node.departed().is_none(), "waits for its join");
+    assert!(sim.run_until(secs(2), |s| s.nodes[n].node.departed().is_some()));
+    let o = sim.nodes[n].node.departed().unwrap().clone();
+    assert_eq!(
+        (o.confirmed, o.unconfirmed.len(), o.lines_dropped),
+        (3, 0, 0)
+    );
+    assert!(o.complete());
+    sim.kill(n);
+    sim.run_for(secs(10));
+    let me = format!("\"{}\"", Sim::addr_of(n));
+    for peer in &sim.nodes[..3] {
+        for text in ["deploy done", "all green"] {
+            let line = format!("Received message [{text}] from {me}");
+            assert_eq!(
+                peer.log.iter().filter(|l| **l == line).count(),
+                1,
+                "{:?}",
+                peer.log
+            );
+        }
+        let left = format!("Disconnected from the peer at {me} (it left)");
+        assert!(peer.log.contains(&left), "{:?}", peer.log);
+        // A member that left with a goodbye is not redialed.
+        assert!(!peer.node.knows(Sim::addr_of(n)));
+    }
+    // The notifier prints no disconnection of its own: it is the one leaving.
+    assert!(
+        !sim.nodes[n]
+            .log
+            .iter()
+            .any(|l| l.starts_with("Disconnected"))
+    );
+}
+
+#[test]
+fn a_notifier_names_a_peer_that_never_confirmed() {
+    let mut sim = Sim::new(13, Instant::now());
+    sim.add(&[], period(None));
+    sim.add(&[0], period(None));
+    assert!(sim.run_until(secs(1), |s| s.full_mesh()));
+    let n = sim.add(&[0], |c| {
+        c.period = None;
+        c.exit_on_eof = true;
+    });
+    assert!(sim.run_until(secs(1), |s| s.full_mesh()));
+    // Node 1 freezes: it neither reads nor closes.
+    sim.kill(1);
+    sim.type_line(n, "hello");
+    sim.close_stdin(n);
+    let start = sim.now;
+    assert!(sim.run_until(secs(10), |s| s.nodes[n].node.departed().is_some()));
+    let o = sim.nodes[n].node.departed().unwrap().clone();
+    assert_eq!(o.confirmed, 1);
+    assert_eq!(o.unconfirmed, vec![Sim::addr_of(1)]);
+    assert!(!o.complete());
+    // Silent for 3 s (the keepalive timeout, seen at the wheel's 1 ms
+    // resolution) ends the wait before the 5 s leave timeout does.
+    assert_eq!(sim.now - start, Duration::from_millis(3001));
+}
+
+#[test]
+fn a_notifier_whose_bootstrap_is_down_gives_up_after_the_join_timeout() {
+    let mut sim = Sim::new(14, Instant::now());
+    let n = sim.add_at(Sim::addr_of(5), vec![Sim::addr_of(0)], |c| {
+        c.period = None;
+        c.exit_on_eof = true;
+    });
+    sim.type_line(n, "nobody hears this");
+    sim.close_stdin(n);
+    assert!(sim.run_until(secs(30), |s| s.nodes[n].node.departed().is_some()));
+    assert_eq!(sim.now.duration_since(sim.nodes[n].started), secs(10));
+    let o = sim.nodes[n].node.departed().unwrap();
+    assert_eq!((o.confirmed, o.lines_dropped), (0, 1));
+    assert!(
+        sim.nodes[n]
+            .diag
+            .iter()
+            .any(|d| d.contains("did not finish in 10s"))
+    );
+    assert!(
+        sim.nodes[n]
+            .diag
+            .iter()
+            .any(|d| d == "no peers connected; line not sent")
+    );
+}

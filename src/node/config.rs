@@ -50,6 +50,14 @@ pub struct Config {
     pub announce_grace: Duration,
     /// Longest stdin line (bytes, without the newline).
     pub max_line: usize,
+    /// Leave once stdin ends: goodbye to every peer after the last line,
+    /// then wait for each to close (`--exit-on-eof`).
+    pub exit_on_eof: bool,
+    /// How long a departure waits for its peers to close.
+    pub leave_timeout: Duration,
+    /// With `exit_on_eof`, how long the join may take before stdin is read
+    /// anyway (its lines then go to whoever is connected, maybe nobody).
+    pub join_timeout: Duration,
 }
 
 impl Config {
@@ -73,6 +81,9 @@ impl Config {
             redial_attempts: 8,
             announce_grace: Duration::from_secs(1),
             max_line: MAX_PAYLOAD,
+            exit_on_eof: false,
+            leave_timeout: Duration::from_secs(5),
+            join_timeout: Duration::from_secs(10),
         }
     }
 

@@ -41,6 +41,8 @@ pub enum Level {
 pub enum DiagKind {
     /// A stdin line that was not sent (too long, or no peers).
     LineDropped,
+    /// The join did not finish in time for `--exit-on-eof`.
+    JoinTimeout,
     /// A configured address that cannot be used (it is this node).
     Config,
     /// An inbound connection turned away (at a cap).
@@ -58,7 +60,7 @@ pub enum DiagKind {
 impl DiagKind {
     pub fn level(self) -> Level {
         match self {
-            DiagKind::LineDropped => Level::Error,
+            DiagKind::LineDropped | DiagKind::JoinTimeout => Level::Error,
             DiagKind::Config | DiagKind::Refused | DiagKind::PeerFault | DiagKind::Retry => {
                 Level::Notice
             }
@@ -70,6 +72,7 @@ impl DiagKind {
     pub fn name(self) -> &'static str {
         match self {
             DiagKind::LineDropped => "line_dropped",
+            DiagKind::JoinTimeout => "join_timeout",
             DiagKind::Config => "config",
             DiagKind::Refused => "refused",
             DiagKind::PeerFault => "peer_fault",

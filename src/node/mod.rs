@@ -22,11 +22,13 @@ pub mod chatter;
 pub mod config;
 pub mod conn;
 pub mod conns;
+pub mod departure;
 mod dialing;
 pub mod drive;
 pub mod event;
 pub mod handshake;
 pub mod inbound;
+mod leaving;
 pub mod lines;
 pub mod liveness;
 pub mod membership;
@@ -66,6 +68,10 @@ enum Timer {
     Conn(ConnId),
     Dial(SocketAddr),
     Join,
+    /// `--exit-on-eof`: the join's time is up.
+    JoinLimit,
+    /// `--exit-on-eof`: the wait for peers to close is over.
+    Leave,
 }
 
 /// Counters a driver or test can read.
@@ -76,6 +82,9 @@ pub struct Stats {
     /// Message copies not sent to a peer because its queue was full.
     pub messages_dropped: u64,
     pub peers_refused: u64,
+    /// stdin lines not sent (too long, no peers), and copies of a line not
+    /// sent to a peer whose queue was full.
+    pub lines_dropped: u64,
 }
 
 /// One established peer, as [`Node::view`] reports it.
@@ -115,6 +124,8 @@ pub struct Node {
     out: Outputs,
     lines: LineSplitter,
     period: Period,
+    departure: departure::Departure,
+    stdin_ended: bool,
     last_refusal_note: Option<Instant>,
     leaving: bool,
     stats: Stats,
@@ -153,6 +164,8 @@ impl Node {
             out: Outputs::default(),
             lines: LineSplitter::new(cfg.max_line),
             period: Period::new(cfg.period),
+            departure: departure::Departure::new(cfg.exit_on_eof),
+            stdin_ended: false,
             last_refusal_note: None,
             leaving: false,
             stats: Stats::default(),
@@ -267,6 +280,10 @@ impl Node {
         let boots = self.cfg.bootstrap.clone();
         let joining = boots.iter().any(|&a| !self.book.is_self(a));
         self.members.start(joining);
+        if joining && self.departure.armed() {
+            self.wheel
+                .insert(now + self.cfg.join_timeout, Timer::JoinLimit);
+        }
         for addr in boots {
             if self.book.is_self(addr) {
                 self.diag(
@@ -373,6 +390,8 @@ impl Node {
         let mut lines = std::mem::replace(&mut self.lines, LineSplitter::new(0));
         lines.finish(|l| self.stdin_line(l, now));
         self.lines = lines;
+        self.stdin_ended = true;
+        self.maybe_depart(now);
     }
 
     /// Runs every timer due at `now`.
@@ -385,6 +404,8 @@ impl Node {
                 Timer::Conn(id) => self.on_conn_timer(id, now),
                 Timer::Dial(addr) => self.on_dial_timer(addr, now),
                 Timer::Join => self.finish_join(now, membership::Check::Deadline),
+                Timer::JoinLimit => self.join_limit(now),
+                Timer::Leave => self.leave_timeout(now),
             }
         }
         self.expired = due;
@@ -410,6 +431,12 @@ impl Node {
     }
 
     // ---- outputs ------------------------------------------------------
+
+    /// With `exit_on_eof`: how the departure ended, once it has. The driver
+    /// then exits (0 when [`departure::Outcome::complete`]).
+    pub fn departed(&self) -> Option<&departure::Outcome> {
+        self.departure.outcome()
+    }
 
     /// The next thing for the driver to do, if any.
     pub fn poll_output(&mut self) -> Option<Output<'_>> {

@@ -231,6 +231,7 @@ impl Node {
         if self.members.finish(check, !self.peers.is_empty()) {
             let at = self.elapsed(now);
             self.out.joined(at, self.peers.addrs());
+            self.maybe_depart(now);
         }
     }
 

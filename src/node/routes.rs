@@ -79,6 +79,12 @@ impl Node {
         let (state, outbound, remote) = (c.state(), c.is_outbound(), c.remote());
         let (book_addr, peer) = (c.book_addr(), c.peer());
         let was_peer = state == State::Active;
+        // A peer closing after our goodbye (`--exit-on-eof`) has every line.
+        let departing = self.departure.waits_for(id);
+        if departing {
+            self.departure
+                .gone(id, matches!(why, Reason::Eof | Reason::Left));
+        }
         if was_peer {
             self.unlist(id);
         }
@@ -90,7 +96,7 @@ impl Node {
             self.book.detach(a, id);
         }
         let at = self.elapsed(now);
-        if was_peer && why != Reason::Shutdown {
+        if was_peer && why != Reason::Shutdown && !departing {
             let name = peer.map_or(remote, |p| p.listen);
             self.out.disconnected(at, name, why);
             if why.is_notable_loss() {
@@ -195,6 +201,7 @@ impl Node {
     pub(super) fn stdin_line(&mut self, line: Line<'_>, now: Instant) {
         let text = match line {
             Line::TooLong(n) => {
+                self.stats.lines_dropped += 1;
                 let max = self.cfg.max_line;
                 self.diag(
                     now,
@@ -209,6 +216,7 @@ impl Node {
             return;
         }
         if self.peers.is_empty() {
+            self.stats.lines_dropped += 1;
             self.diag(
                 now,
                 DiagKind::LineDropped,
@@ -243,6 +251,9 @@ impl Node {
                 to.push(addr);
             } else {
                 self.stats.messages_dropped += 1;
+                if cargo == Cargo::StdinLine {
+                    self.stats.lines_dropped += 1;
+                }
             }
         }
         let at = self.elapsed(now);

@@ -30,6 +30,7 @@ use mio::{Events, Interest, Poll, Token};
 use signal_hook_mio::v1_0::Signals;
 
 use crate::format::{self, Format, Style};
+use crate::node::departure::Outcome;
 use crate::node::{Config, ConnId, Level, Node, Reason, describe};
 use driver::{Io, IoConn, token};
 use sock::{fd_limit, out_of_descriptors, spare_fd};
@@ -53,6 +54,8 @@ const FD_RESERVE: usize = 16;
 pub enum Exit {
     /// Signal or closed stdout: goodbyes sent.
     Clean,
+    /// `--exit-on-eof`: stdin ended and the departure is over.
+    Departed(Outcome),
 }
 
 /// How the node talks to its user.
@@ -147,6 +150,10 @@ pub fn run(mut cfg: Config, seed: u64, opts: Options) -> io::Result<Exit> {
     };
     shell.open_stdin();
     shell.node.handle_start(now);
+    if matches!(shell.stdin, Stdin::Closed) {
+        // No stdin at all: it has ended before it began.
+        shell.node.handle_stdin_closed(now);
+    }
     shell.drain();
     let r = shell.run_loop();
     shell.restore_stdin();
@@ -248,6 +255,11 @@ impl Shell {
                     e.kind(),
                     format!("cannot write to stdout: {}", describe(&e)),
                 ));
+            }
+            if let Some(outcome) = self.node.departed() {
+                let outcome = outcome.clone();
+                self.flush_lingering(Instant::now());
+                return Ok(Exit::Departed(outcome));
             }
         }
     }
@@ -497,11 +509,16 @@ impl Shell {
         self.node.handle_shutdown(now);
         self.drain();
         let _ = self.flush_stdout();
+        self.flush_lingering(now);
+        Ok(Exit::Clean)
+    }
+
+    /// Gives closed connections' last bytes (goodbyes) up to a second.
+    fn flush_lingering(&mut self, now: Instant) {
         let deadline = now + Duration::from_secs(1);
         while !self.io.lingering.is_empty() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(5));
             self.flush_all();
         }
-        Ok(Exit::Clean)
     }
 }
