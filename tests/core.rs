@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use rumor::format::{self, Format, Style};
-use rumor::node::{Config, ConnId, Driver, Event, Node, Reason};
+use rumor::node::{Config, ConnId, Driver, Event, Level, Node, Reason};
 use rumor::wire::{self, Frame, GoodbyeReason, Hello, PeerEntry};
 
 fn addr(s: &str) -> SocketAddr {
@@ -37,6 +37,8 @@ impl Driver for Record {
     }
     fn event(&mut self, at: Duration, event: Event<'_>) {
         self.1.push(match event {
+            // What stderr shows by default (no -v).
+            Event::Diag { kind, .. } if kind.level() > Level::Notice => return,
             Event::Diag { text, .. } => Out::Diag(format::diag_line(text)),
             e => {
                 let mut line = Vec::new();
