@@ -2,11 +2,13 @@
 //!
 //! See `ARCHITECTURE.md` for the codemap. In short: [`wire`] is the codec,
 //! [`wheel`] the timer wheel, [`node`] the sans-IO protocol core, [`shell`]
-//! the mio event loop that drives it, and [`sim`] an in-memory network that
-//! drives many cores on a virtual clock for tests.
+//! the mio event loop that drives it, [`oserr`] the words for OS errors,
+//! and [`sim`] an in-memory network that drives many cores on a virtual
+//! clock for tests.
 
 pub mod cli;
 pub mod node;
+pub mod oserr;
 pub mod shell;
 pub mod sim;
 pub mod wheel;
