@@ -20,7 +20,7 @@ const EXIT_STATUS: &str = r#".SH "EXIT STATUS"
 Stopped by SIGINT (Ctrl\-C) or SIGTERM, or stdout was closed; every peer was told goodbye.
 .TP
 \fB1\fR
-Could not run, for example because the port to listen on is in use.
+Could not run, or had to stop: the port to listen on is in use, say, or stdout cannot be written.
 .TP
 \fB2\fR
 Usage error: a bad flag or value, named on one \fBerror:\fR line.
