@@ -26,16 +26,18 @@ fn in_own_netns(test: &str) -> bool {
         std::fs::write("/proc/sys/net/ipv4/ip_local_port_range", "40000 40009").unwrap();
         return true;
     }
-    let status = Command::new("unshare")
+    let run = Command::new("unshare")
         .arg("-rn")
         .arg(std::env::current_exe().unwrap())
         .args(["--exact", "--nocapture", "--test-threads=1", test])
         .env(INSIDE, "1")
-        .status()
+        .output()
         .expect("run unshare -rn (util-linux)");
     assert!(
-        status.success(),
-        "{test} failed in its own network namespace"
+        run.status.success(),
+        "{test} failed in its own network namespace:\n{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
     );
     false
 }
