@@ -3,13 +3,14 @@
 //! See `ARCHITECTURE.md` for the codemap. In short: [`wire`] is the codec,
 //! [`wheel`] the timer wheel, [`node`] the sans-IO protocol core, [`shell`]
 //! the mio event loop that drives it, [`format`] turns the core's events
-//! into the task's lines or JSON, and [`sim`] an in-memory network that
-//! drives many cores on a virtual clock for tests.
+//! into the task's lines or JSON, [`oserr`] words OS errors, and [`sim`] an
+//! in-memory network that drives many cores on a virtual clock for tests.
 
 pub mod capture;
 pub mod cli;
 pub mod format;
 pub mod node;
+pub mod oserr;
 pub mod scan;
 pub mod shell;
 pub mod sim;
