@@ -23,7 +23,7 @@ _rumor() {
 
     case "${cmd}" in
         rumor)
-            opts="-h -V --port --bind --period --bootstrap --connect --help --version"
+            opts="-q -v -h -V --port --bind --period --bootstrap --connect --exit-on-eof --json --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -180,22 +180,4 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::AddrNotAvailable, "{e}");
         assert_eq!(describe(&dial_connect_error(e)), NO_LOCAL_PORT);
     }
-
-    /// Proof that this `describe` can replace `node::describe`: the same
-    /// words for every OS error. Delete it with `node::describe`.
-    #[test]
-    fn same_words_as_node_describe_for_every_os_error() {
-        for errno in 0..200 {
-            let e = os(errno);
-            assert_eq!(describe(&e), crate::node::describe(&e), "errno {errno}");
-        }
-        for kind in [
-            ErrorKind::WriteZero,
-            ErrorKind::UnexpectedEof,
-            ErrorKind::Other,
-        ] {
-            let e = io::Error::from(kind);
-            assert_eq!(describe(&e), crate::node::describe(&e));
-        }
-    }
 }

@@ -24,6 +24,9 @@ Could not run, or had to stop: the port to listen on is in use, say, or stdout c
 .TP
 \fB2\fR
 Usage error: a bad flag or value, named on one \fBerror:\fR line.
+.TP
+\fB3\fR
+With \fB\-\-exit\-on\-eof\fR: not every stdin line reached every peer (a line was not sent, or a peer did not close after the goodbye); stderr names them.
 .PP
 A peer that cannot be reached never makes the node exit: it is retried with backoff.
 "#;

@@ -4,8 +4,13 @@
 //! narrows the range to 10 ports and holds every free one, so nothing
 //! outside the test is touched.
 
+mod common;
+
 use std::net::{SocketAddr, TcpListener};
 use std::process::Command;
+use std::time::Duration;
+
+use common::{Rumor, binary};
 
 use rumor::oserr::{NO_LOCAL_PORT, describe, dial_bind_error, dial_connect_error};
 use socket2::{Domain, Socket, Type};
@@ -88,4 +93,41 @@ fn the_kernel_s_errors_for_no_free_local_port_are_the_ones_mapped() {
     let e = s.connect(&to).unwrap_err();
     assert_eq!(e.raw_os_error(), Some(libc::EADDRNOTAVAIL), "{e}");
     assert_eq!(describe(&dial_connect_error(e)), NO_LOCAL_PORT);
+}
+
+/// A node that cannot dial for lack of a local port says so, and never
+/// that the peer's address is in use or not available.
+#[test]
+fn a_dial_out_of_local_ports_says_so_and_never_blames_the_peer_s_port() {
+    if !in_own_netns("a_dial_out_of_local_ports_says_so_and_never_blames_the_peer_s_port") {
+        return;
+    }
+    let a = Rumor::start(&["--period", "off"]);
+    let _held = hold_every_free_port();
+    // Bound to the --bind IP before connect (the bind fails), and left to
+    // the kernel with --bind 0.0.0.0 (the connect fails). Their own ports
+    // are outside the range, which is all held.
+    for (bind, port) in [("127.0.0.1", "9000"), ("0.0.0.0", "9001")] {
+        let b = Rumor::start_with(
+            Command::new(binary())
+                .args(["--bind", bind, "--port", port, "--period", "off"])
+                .args(["--connect", &a.addr.to_string()]),
+            true,
+        );
+        let want = format!(
+            "rumor: cannot reach {} ({NO_LOCAL_PORT}); retrying in ",
+            a.addr
+        );
+        let said = b.err.wait(Duration::from_secs(10), |l| {
+            l.iter().any(|l| l.starts_with(&want))
+        });
+        let lines = b.err.snapshot();
+        assert!(said, "--bind {bind}: no {want:?} on stderr: {lines:?}");
+        assert!(
+            !lines
+                .iter()
+                .any(|l| l.contains("in use") || l.contains("not available")),
+            "{lines:?}"
+        );
+    }
 }

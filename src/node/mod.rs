@@ -57,7 +57,7 @@ pub use conns::ConnId;
 pub use drive::Driver;
 pub use event::{DiagKind, Event, Level};
 pub use output::Output;
-pub use reason::{IoFault, Reason, describe};
+pub use reason::{IoFault, Reason};
 
 use crate::wheel::Wheel;
 use crate::wire::{Frame, GoodbyeReason, NodeId};

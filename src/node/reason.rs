@@ -6,6 +6,7 @@
 use std::io::ErrorKind;
 use std::net::SocketAddr;
 
+use crate::oserr;
 use crate::wire::DecodeError;
 
 /// A socket error, kept as its kind and OS code so a reason is `Copy` and
@@ -14,6 +15,8 @@ use crate::wire::DecodeError;
 pub struct IoFault {
     kind: ErrorKind,
     code: Option<i32>,
+    /// A dial that found no local port to leave from (see [`oserr`]).
+    no_local_port: bool,
 }
 
 impl IoFault {
@@ -21,6 +24,7 @@ impl IoFault {
         IoFault {
             kind: e.kind(),
             code: e.raw_os_error(),
+            no_local_port: oserr::describe(e) == oserr::NO_LOCAL_PORT,
         }
     }
 
@@ -28,41 +32,16 @@ impl IoFault {
         self.kind
     }
 
-    /// A lowercase description, without "(os error N)". Every such error
-    /// in the core is a connection's, so a missing local address means the
-    /// machine has no local port left to dial from, never that the peer's
-    /// port is busy.
+    /// A lowercase description, without "(os error N)".
     pub fn text(&self) -> String {
+        if self.no_local_port {
+            return oserr::NO_LOCAL_PORT.into();
+        }
         let e = match self.code {
             Some(c) => std::io::Error::from_raw_os_error(c),
             None => std::io::Error::from(self.kind),
         };
-        match self.kind {
-            ErrorKind::AddrInUse | ErrorKind::AddrNotAvailable => {
-                "no free local port to dial from".into()
-            }
-            _ => describe(&e),
-        }
-    }
-}
-
-/// A lowercase description of an error, without "(os error N)".
-pub fn describe(e: &std::io::Error) -> String {
-    match e.kind() {
-        ErrorKind::AddrInUse => "address already in use".into(),
-        ErrorKind::AddrNotAvailable => "address not available on this machine".into(),
-        ErrorKind::PermissionDenied => "permission denied".into(),
-        ErrorKind::ConnectionRefused => "connection refused".into(),
-        ErrorKind::ConnectionReset => "connection reset".into(),
-        ErrorKind::TimedOut => "timed out".into(),
-        _ => {
-            let s = e.to_string();
-            let s = s.split(" (os error").next().unwrap_or(&s);
-            let mut c = s.chars();
-            c.next()
-                .map(|f| f.to_lowercase().chain(c).collect())
-                .unwrap_or_default()
-        }
+        oserr::describe(&e)
     }
 }
 
@@ -216,10 +195,10 @@ mod tests {
 
     #[test]
     fn no_local_port_never_blames_the_peer() {
-        for kind in [ErrorKind::AddrInUse, ErrorKind::AddrNotAvailable] {
-            let e = std::io::Error::from(kind);
-            assert_eq!(Reason::io(&e).text(), "no free local port to dial from");
-        }
+        let e = oserr::dial_connect_error(std::io::Error::from(ErrorKind::AddrNotAvailable));
+        assert_eq!(Reason::io(&e).text(), "no free local port to dial from");
+        let e = std::io::Error::from(ErrorKind::AddrInUse);
+        assert_eq!(Reason::io(&e).text(), "address already in use");
     }
 
     #[test]

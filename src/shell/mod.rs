@@ -31,7 +31,8 @@ use signal_hook_mio::v1_0::Signals;
 
 use crate::format::{self, Format, Style};
 use crate::node::departure::Outcome;
-use crate::node::{Config, ConnId, Level, Node, Reason, describe};
+use crate::node::{Config, ConnId, Level, Node, Reason};
+use crate::oserr::{self, describe};
 use driver::{Io, IoConn, token};
 use sock::{fd_limit, out_of_descriptors, spare_fd};
 use stdin::Stdin;
@@ -278,7 +279,7 @@ impl Shell {
                 return;
             }
             let outcome = match c.stream.take_error() {
-                Ok(Some(e)) | Err(e) => Err(e),
+                Ok(Some(e)) | Err(e) => Err(oserr::dial_connect_error(e)),
                 Ok(None) => match c.stream.peer_addr() {
                     Ok(_) => Ok(true),
                     Err(e) if e.kind() == ErrorKind::NotConnected => Ok(false),

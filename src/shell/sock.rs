@@ -8,6 +8,8 @@ use std::net::{IpAddr, SocketAddr};
 use mio::net::TcpStream;
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::oserr;
+
 pub(super) fn fd_limit() -> usize {
     let mut r = libc::rlimit {
         rlim_cur: 0,
@@ -29,17 +31,41 @@ pub(super) fn connect_from(source: Option<IpAddr>, addr: SocketAddr) -> io::Resu
     let Some(ip) = source
         .filter(|ip| ip.is_ipv4() == addr.is_ipv4() && ip.is_loopback() == addr.ip().is_loopback())
     else {
-        return TcpStream::connect(addr);
+        return TcpStream::connect(addr).map_err(oserr::dial_connect_error);
     };
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_nonblocking(true)?;
-    socket.bind(&SocketAddr::new(ip, 0).into())?;
+    no_port_at_bind(&socket);
+    socket
+        .bind(&SocketAddr::new(ip, 0).into())
+        .map_err(oserr::dial_bind_error)?;
     match socket.connect(&addr.into()) {
         Ok(()) => {}
         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
-        Err(e) => return Err(e),
+        Err(e) => return Err(oserr::dial_connect_error(e)),
     }
     Ok(TcpStream::from_std(socket.into()))
+}
+
+/// Linux's `IP_BIND_ADDRESS_NO_PORT`: a bind before connect picks the IP
+/// only, and the port is chosen at connect time by the full 4-tuple, so
+/// dials from one IP do not each hold an ephemeral port of their own (a
+/// kernel without it ignores the option, and the bind picks a port as
+/// before).
+fn no_port_at_bind(socket: &Socket) {
+    use std::os::fd::AsRawFd;
+    let one: libc::c_int = 1;
+    // SAFETY: setsockopt reads `one` for the length given; the descriptor
+    // is the socket's own.
+    unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_BIND_ADDRESS_NO_PORT,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
 }
 
 pub(super) fn spare_fd() -> Option<File> {

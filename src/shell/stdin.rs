@@ -10,7 +10,7 @@ use mio::unix::SourceFd;
 
 use super::stdio::{diag, std_file};
 use super::{READ_BUDGET, STDIN, Shell};
-use crate::node::describe;
+use crate::oserr::describe;
 
 pub(super) enum Stdin {
     /// A pipe or terminal, registered with the poll.
