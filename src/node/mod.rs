@@ -278,7 +278,8 @@ impl Node {
             self.wheel.insert(t, Timer::Period);
         }
         let boots = self.cfg.bootstrap.clone();
-        let joining = boots.iter().any(|&a| !self.book.is_self(a));
+        let joining =
+            boots.iter().any(|&a| !self.book.is_self(a)) || self.cfg.unresolved_bootstraps > 0;
         self.members.start(joining);
         if joining && self.departure.armed() {
             self.wheel
@@ -296,6 +297,21 @@ impl Node {
             self.book.add_bootstrap(addr);
             self.dial(addr, now);
         }
+    }
+
+    /// A bootstrap host name resolved to `addr` (after start): it is dialed
+    /// and kept as any bootstrap address is.
+    pub fn handle_bootstrap(&mut self, addr: SocketAddr, now: Instant) {
+        if self.book.is_self(addr) {
+            self.diag(
+                now,
+                DiagKind::Config,
+                format_args!("not joining through {addr}: that is this node"),
+            );
+            return;
+        }
+        self.book.add_bootstrap(addr);
+        self.dial(addr, now);
     }
 
     /// A connection was accepted from `remote`. Returns its id, or `None`
