@@ -464,7 +464,7 @@ fn a_host_name_that_does_not_resolve_yet_is_retried_not_refused() {
     let said = |ms: u32| {
         let want = "rumor: cannot resolve later.invalid (";
         let tail = format!("); retrying in {ms}ms");
-        move |l: &[String]| l.iter().any(|l| l.starts_with(&want) && l.ends_with(&tail))
+        move |l: &[String]| l.iter().any(|l| l.starts_with(want) && l.ends_with(&tail))
     };
     assert!(n.err.wait(T, said(250)), "{:?}", n.err.snapshot());
     assert!(n.err.wait(T, said(500)), "{:?}", n.err.snapshot());
