@@ -286,21 +286,13 @@ impl Node {
                 .insert(now + self.cfg.join_timeout, Timer::JoinLimit);
         }
         for addr in boots {
-            if self.book.is_self(addr) {
-                self.diag(
-                    now,
-                    DiagKind::Config,
-                    format_args!("not joining through {addr}: that is this node"),
-                );
-                continue;
-            }
-            self.book.add_bootstrap(addr);
-            self.dial(addr, now);
+            self.handle_bootstrap(addr, now);
         }
     }
 
-    /// A bootstrap host name resolved to `addr` (after start): it is dialed
-    /// and kept as any bootstrap address is.
+    /// A bootstrap address: dialed, and kept as bootstraps are. Called for
+    /// each configured one at start, and by the driver for a host name
+    /// that resolved later.
     pub fn handle_bootstrap(&mut self, addr: SocketAddr, now: Instant) {
         if self.book.is_self(addr) {
             self.diag(
