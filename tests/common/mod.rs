@@ -311,6 +311,25 @@ fn short_of(want: &Tally, have: &Tally) -> Vec<String> {
         .collect()
 }
 
+/// Waits until each node has printed its side of `want`: as the sender
+/// (`sends`) or as the receiver.
+#[track_caller]
+fn printed_by_each(nodes: &[&Rumor], want: &Tally, sends: bool, what: &str) {
+    for n in nodes {
+        let me = n.name();
+        let mut mine = want.clone();
+        mine.retain(|(from, to, _), _| *if sends { from } else { to } == me);
+        let mut short = Vec::new();
+        n.out.wait(WAIT, |l| {
+            short = short_of(&mine, &tally(&me, l, sends));
+            short.is_empty()
+        });
+        if !short.is_empty() {
+            n.timed_out(&format!("{what}: {short:?}"));
+        }
+    }
+}
+
 #[track_caller]
 fn exactly_once(nodes: &[&Rumor], members_only: bool) -> usize {
     let names: Vec<String> = nodes.iter().map(|n| n.name()).collect();
@@ -330,34 +349,15 @@ fn exactly_once(nodes: &[&Rumor], members_only: bool) -> usize {
     };
     // Each receiver prints everything sent to it.
     let promised = all(true);
-    for n in nodes {
-        let me = n.name();
-        let mut want = promised.clone();
-        want.retain(|k, _| k.1 == me);
-        let mut missing = Vec::new();
-        n.out.wait(WAIT, |l| {
-            missing = short_of(&want, &tally(&me, l, false));
-            missing.is_empty()
-        });
-        if !missing.is_empty() {
-            n.timed_out(&format!("these messages (never received): {missing:?}"));
-        }
-    }
+    printed_by_each(
+        nodes,
+        &promised,
+        false,
+        "messages sent to it (never received)",
+    );
     // Each sender printed a `Sending` for everything received from it.
     let got = all(false);
-    for n in nodes {
-        let me = n.name();
-        let mut want = got.clone();
-        want.retain(|k, _| k.0 == me);
-        let mut extra = Vec::new();
-        n.out.wait(WAIT, |l| {
-            extra = short_of(&want, &tally(&me, l, true));
-            extra.is_empty()
-        });
-        if !extra.is_empty() {
-            n.timed_out(&format!("sends of (received more than sent): {extra:?}"));
-        }
-    }
+    printed_by_each(nodes, &got, true, "its sends of (received more than sent)");
     promised.values().sum::<i64>() as usize
 }
 
