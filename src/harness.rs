@@ -91,7 +91,8 @@ impl Lines {
         let lines = Arc::new(Lines::default());
         let l = lines.clone();
         thread::spawn(move || {
-            let mut r = BufReader::new(stream);
+            // A large buffer: a node that prints fast waits for this reader.
+            let mut r = BufReader::with_capacity(1 << 20, stream);
             let mut buf = Vec::new();
             loop {
                 buf.clear();

@@ -97,6 +97,13 @@ impl Rumor {
     /// What a failed wait shows: the tails of stdout and stderr.
     pub fn tails(&self) -> String {
         let mut s = String::new();
+        let departures: Vec<String> = self
+            .out
+            .snapshot()
+            .into_iter()
+            .filter(|l| body(l).starts_with("Disconnected"))
+            .collect();
+        let _ = write!(s, "\n  departures: {departures:?}");
         let _ = write!(s, "\n  stdout tail: {:?}", self.out.tail(TAIL));
         let _ = write!(s, "\n  stderr tail: {:?}", self.err.tail(TAIL));
         s
