@@ -69,9 +69,16 @@ pub fn count(lines: &[String], pred: impl Fn(&str) -> bool) -> usize {
 
 /// The lines a stream has printed so far, each with the time it was read,
 /// and a condvar to wait on them.
+///
+/// The reader thread only ever takes the `inbox` lock, and only to append:
+/// a waiter's predicate runs over `state` (the lines taken in so far), so
+/// however long it takes, it never holds back the reader, and so never
+/// the process's output (a node that cannot write its stdout stalls).
 #[derive(Default)]
 pub struct Lines {
+    inbox: Mutex<State>,
     state: Mutex<State>,
+    /// Notified with `inbox` when the reader appends or reaches the end.
     changed: Condvar,
 }
 
@@ -81,6 +88,12 @@ struct State {
     read_at: Vec<Instant>,
     /// The stream reached its end (or failed).
     ended: bool,
+}
+
+/// A lock whose holder panicked: the lines are whole (pushed one at a
+/// time), so go on with them.
+fn relock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Lines {
@@ -104,39 +117,44 @@ impl Lines {
                 let end = end.strip_suffix(b"\r").unwrap_or(end);
                 let line = String::from_utf8_lossy(end).into_owned();
                 let now = Instant::now();
-                let mut s = l.lock();
-                s.lines.push(line);
-                s.read_at.push(now);
-                drop(s);
+                let mut inbox = relock(&l.inbox);
+                inbox.lines.push(line);
+                inbox.read_at.push(now);
+                drop(inbox);
                 l.changed.notify_all();
             }
-            l.lock().ended = true;
+            relock(&l.inbox).ended = true;
             l.changed.notify_all();
         });
         lines
     }
 
+    /// The lines so far, the reader's latest taken in.
     fn lock(&self) -> MutexGuard<'_, State> {
-        // A panicking waiter cannot leave the lines half-written.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        let mut s = relock(&self.state);
+        let mut inbox = relock(&self.inbox);
+        s.lines.append(&mut inbox.lines);
+        s.read_at.append(&mut inbox.read_at);
+        s.ended |= inbox.ended;
+        s
     }
 
     /// Waits up to `limit` for `f` to return something over the state.
     fn wait_until<T>(&self, limit: Duration, mut f: impl FnMut(&State) -> Option<T>) -> Option<T> {
         let deadline = Instant::now() + limit;
-        let mut s = self.lock();
         loop {
-            if let Some(t) = f(&s) {
+            if let Some(t) = f(&self.lock()) {
                 return Some(t);
             }
+            let inbox = relock(&self.inbox);
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return None;
             }
-            s = match self.changed.wait_timeout(s, left) {
-                Ok((s, _)) => s,
-                Err(e) => e.into_inner().0,
-            };
+            // Lines that came while `f` ran are looked at at once.
+            if inbox.lines.is_empty() {
+                drop(self.changed.wait_timeout(inbox, left));
+            }
         }
     }
 
