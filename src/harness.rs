@@ -32,8 +32,13 @@ pub fn body(line: &str) -> &str {
     line.split_once(" - ").map_or(line, |(_, b)| b)
 }
 
-/// The address in a node's first line, `HH:MM:SS - My address is "ADDR"`.
+/// The address in a node's first line, `HH:MM:SS - My address is "ADDR"`,
+/// or with `--json`, `{"event":"listening","ms":0,"addr":"ADDR"}`.
 pub fn address_in(line: &str) -> Option<SocketAddr> {
+    if let Some(rest) = line.strip_prefix("{\"event\":\"listening\",") {
+        let (_, addr) = rest.split_once("\"addr\":\"")?;
+        return addr.split('"').next()?.parse().ok();
+    }
     body(line)
         .strip_prefix("My address is \"")?
         .strip_suffix('"')?
