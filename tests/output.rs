@@ -179,6 +179,7 @@ fn a_notifier_delivers_its_line_to_everyone_and_exits_zero() {
         ));
     }
     // It joined the whole network first: its line went to both.
+    assert!(n.out.wait_ended(WAIT), "its stdout ends with it");
     let sent = n
         .out
         .snapshot()
