@@ -193,5 +193,6 @@ fn a_notifier_delivers_its_line_to_everyone_and_exits_zero() {
         sent,
         format!("Sending message [deploy done] to [{}]", both.join(", "))
     );
+    assert!(n.err.wait_ended(WAIT));
     assert!(n.err.snapshot().is_empty(), "{:?}", n.err.snapshot());
 }
