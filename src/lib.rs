@@ -5,8 +5,12 @@
 //! the mio event loop that drives it, and [`sim`] an in-memory network that
 //! drives many cores on a virtual clock for tests.
 
+pub mod base64;
 pub mod cli;
+pub mod keyfile;
+pub mod keyring;
 pub mod node;
+pub mod record;
 pub mod shell;
 pub mod sim;
 pub mod wheel;
