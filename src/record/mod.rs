@@ -65,6 +65,7 @@
 //! a frame: the core must not decode, print or relay any byte of a
 //! connection before its handshake is done.
 
+pub mod bench;
 mod handshake;
 mod session;
 mod sniff;
