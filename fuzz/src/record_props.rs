@@ -45,23 +45,26 @@ fn entropy(n: u8) -> [u8; 32] {
 }
 
 /// Piece sizes from `sizes`, cycled: mostly small, some large, some empty
-/// (on the first pass only, so the pieces always end).
+/// (on the first pass only, so the pieces always end). At most about 2048
+/// pieces, so a large stream is not fed byte by byte (the unit tests cut
+/// small streams at every point).
 fn pieces<'a>(data: &'a [u8], sizes: &[u8]) -> Vec<&'a [u8]> {
     let mut out = Vec::new();
     let mut rest = data;
     let mut i = 0;
+    let least = data.len() / 2048;
     while !rest.is_empty() {
         let b = if sizes.is_empty() {
-            0x40
+            0x7f
         } else {
             sizes[i % sizes.len()]
         };
         i += 1;
         let n = match b {
             0 if i <= sizes.len() => 0,
-            0 => 1,
-            b @ 1..=0xbf => usize::from(b & 0x3f) + 1,
-            b => usize::from(b & 0x3f) * 2048 + 1,
+            0 => least.max(1),
+            b @ 1..=0xbf => least.max(usize::from(b & 0x3f) + 1),
+            b => least.max(usize::from(b & 0x3f) * 2048 + 1),
         };
         let (a, b) = rest.split_at(n.min(rest.len()));
         out.push(a);
@@ -240,10 +243,14 @@ fn altered(data: &[u8]) {
     let at = usize::from(c.byte()) << 8 | usize::from(c.byte());
     let mask = c.byte().max(1);
     let r = ring(2);
-    let (mut i, first) = Handshake::initiator(&r, entropy(1));
-    let (mut resp, pre) = Handshake::responder(&r, entropy(2));
+    let start = || {
+        let (i, first) = Handshake::initiator(&r, entropy(1));
+        let (resp, pre) = Handshake::responder(&r, entropy(2));
+        (i, first, resp, pre)
+    };
     match what {
         0 => {
+            let (_, first, mut resp, _) = start();
             let mut bad = first.clone();
             let at = at % bad.len();
             bad[at] ^= mask;
@@ -253,6 +260,7 @@ fn altered(data: &[u8]) {
             );
         }
         1 => {
+            let (mut i, first, mut resp, pre) = start();
             let Ok(Step::Done { reply, .. }) = resp.read(&first) else {
                 panic!("a genuine first message was refused");
             };
