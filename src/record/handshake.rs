@@ -33,9 +33,12 @@ const REFUSE: u8 = 1;
 /// Why a handshake failed; `Display` is one line for stderr.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HandshakeError {
-    /// A keyed rumor peer with no key of our ring (or, for the initiator,
-    /// a responder that found none of its ring fits ours).
+    /// A keyed rumor peer whose key is none of our ring's (the responder's
+    /// view: no key fits its first message).
     WrongKey,
+    /// The responder found our primary key in none of its ring (the
+    /// initiator's view of a wrong key).
+    KeyRefused,
     /// An unkeyed rumor node: its first bytes are a plain HELLO frame.
     Unkeyed,
     /// A host of the older text protocol (digits and `:`, or its reply
@@ -56,6 +59,9 @@ impl fmt::Display for HandshakeError {
         match self {
             HandshakeError::WrongKey => {
                 f.write_str("the peer's network key is not in our key ring")
+            }
+            HandshakeError::KeyRefused => {
+                f.write_str("the peer refused our network key (our primary key is not in its ring)")
             }
             HandshakeError::Unkeyed => {
                 f.write_str("the peer runs without a network key (we need one)")
@@ -235,7 +241,7 @@ impl Handshake {
             Role::Initiator { state, key } => {
                 match body.first() {
                     None => return Ok(Step::NeedMore),
-                    Some(&REFUSE) => return Err(HandshakeError::WrongKey),
+                    Some(&REFUSE) => return Err(HandshakeError::KeyRefused),
                     Some(&ACCEPT) => {}
                     Some(_) => return Err(HandshakeError::Garbage),
                 }

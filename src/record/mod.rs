@@ -48,7 +48,8 @@
 //! initiator: PREAMBLE | msg1 (32-byte e, 16-byte tag)          53 bytes
 //! responder: PREAMBLE                                           5 bytes, at once
 //!            then ACCEPT (0) | msg2 (32-byte e, 16-byte tag)   49 bytes
-//!            or   REFUSE (1), and it closes (no key of its ring fits)
+//!            or   REFUSE (1), and it closes (no key of its ring fits;
+//!                 the dialer reports KeyRefused, the acceptor WrongKey)
 //! then records, each way: len: u16 (big-endian) | ciphertext (len bytes,
 //!            16 to 65,535, the last 16 the Poly1305 tag)
 //! ```

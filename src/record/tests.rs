@@ -107,12 +107,16 @@ fn a_wrong_key_is_refused_on_both_ends() {
     let farewell = [&PREAMBLE[..], r.farewell()].concat();
     assert_eq!(
         feed(&mut i, &farewell, 1).unwrap_err(),
-        HandshakeError::WrongKey
+        HandshakeError::KeyRefused
     );
     assert!(i.farewell().is_empty());
     assert_eq!(
         HandshakeError::WrongKey.to_string(),
         "the peer's network key is not in our key ring"
+    );
+    assert_eq!(
+        HandshakeError::KeyRefused.to_string(),
+        "the peer refused our network key (our primary key is not in its ring)"
     );
 }
 
