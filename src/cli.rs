@@ -2,9 +2,10 @@
 //! the flag and the problem.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 /// A peer-to-peer gossip node: joins a network through one known peer,
 /// connects to every other peer, sends each a random message every period
@@ -51,6 +52,23 @@ pub struct Args {
     /// Also print each dial and each handshake's outcome on stderr.
     #[arg(short, long)]
     pub verbose: bool,
+
+    /// A file holding the network key ring: one base64 key a line (as
+    /// `rumor keygen` prints), the first the primary; `#` comments allowed.
+    /// It must be readable by its owner only (chmod 600). Also from
+    /// RUMOR_KEY_FILE. A key is never taken on the command line.
+    #[arg(long, env = "RUMOR_KEY_FILE", value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What to do instead of running a node.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print a new random network key (base64, one line) and exit.
+    Keygen,
 }
 
 const EXAMPLES: &str = "\
@@ -58,6 +76,7 @@ Examples:
   rumor --period 5 --port 8080
   rumor --period 6 --port 8081 --connect 127.0.0.1:8080
   rumor --period off --port 0 --connect localhost:8080
+  rumor keygen > net.key && chmod 600 net.key
 
 Each line typed on stdin is sent to every peer. Ctrl-C says goodbye and exits.";
 

@@ -8,13 +8,17 @@
 //! (`harness` is support code for the tests and the benchmark: threads,
 //! processes, `/proc`; never used by the node).
 
+pub mod base64;
 pub mod capture;
 pub mod cli;
 pub mod format;
 #[doc(hidden)]
 pub mod harness;
+pub mod keyfile;
+pub mod keyring;
 pub mod node;
 pub mod oserr;
+pub mod record;
 pub mod scan;
 pub mod shell;
 pub mod sim;

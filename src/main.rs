@@ -4,14 +4,34 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
-use rumor::cli::Args;
+use rumor::cli::{Args, Command};
 use rumor::format::Style;
+use rumor::keyfile;
 use rumor::node::{Config, Level};
 use rumor::shell::{self, Options};
 
 fn main() -> ExitCode {
     // Usage errors: clap prints one line and exits 2.
     let args = Args::parse();
+    if let Some(Command::Keygen) = args.command {
+        return match keyfile::keygen() {
+            Ok(key) => {
+                println!("{key}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        };
+    }
+    if let Some(path) = &args.key_file {
+        // The ring is loaded and checked, but the keyed node is not wired
+        // in yet: refuse rather than run unencrypted with a key given.
+        if let Err(e) = keyfile::load(path) {
+            return fail(e);
+        }
+        return fail(
+            "--key-file: the keyed node is not built yet; refusing to run without encryption",
+        );
+    }
     let mut cfg = Config::new(SocketAddr::new(args.bind, args.port));
     cfg.period = args.period.0;
     cfg.exit_on_eof = args.exit_on_eof;
@@ -50,9 +70,12 @@ fn main() -> ExitCode {
             }
             ExitCode::from(3)
         }
-        Err(e) => {
-            eprintln!("rumor: {e}");
-            ExitCode::from(1)
-        }
+        Err(e) => fail(e),
     }
+}
+
+/// Could not run: one line on stderr, exit code 1.
+fn fail(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("rumor: {e}");
+    ExitCode::from(1)
 }

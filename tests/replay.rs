@@ -5,7 +5,9 @@
 //! bytes) and through `FrameReader` whole, byte by byte and, for small
 //! inputs, cut in two at every point (same frames, same error). Node scripts
 //! (`corpus/node/seed-*`, `regressions/node/*`) also run through the `node`
-//! target's driver and its invariants.
+//! target's driver and its invariants. Record-layer inputs
+//! (`corpus/record/seed-*`, `regressions/record/*`) run through the `record`
+//! target's checks.
 //!
 //! The checks are the fuzz targets' own code, included from `fuzz/src/`.
 
@@ -20,6 +22,10 @@ mod props;
 #[allow(dead_code)]
 #[path = "../fuzz/src/node_driver.rs"]
 mod node_driver;
+
+#[allow(dead_code)]
+#[path = "../fuzz/src/record_props.rs"]
+mod record_props;
 
 /// Inputs up to this size are also cut in two at every point.
 const EVERY_CUT_UPTO: usize = 2048;
@@ -108,6 +114,17 @@ fn every_node_script_holds_the_node_invariants() {
         node_driver::run(bytes);
     });
     eprintln!("replayed {} node scripts", files.len());
+}
+
+#[test]
+fn every_record_input_holds_the_record_layer_properties() {
+    let mut files = seeds("record");
+    assert!(files.len() >= 15, "only {} record seeds", files.len());
+    files.extend(files_under(&fuzz_dir().join("regressions").join("record")));
+    replay(&files, |bytes| {
+        record_props::check_record(bytes);
+    });
+    eprintln!("replayed {} record inputs", files.len());
 }
 
 #[test]

@@ -3,6 +3,8 @@
 //! `corpus/{decode,stream,roundtrip}/seed-*` are frames of every type (and a
 //! few streams and broken frames); `corpus/node/seed-*` are node scripts
 //! (see `src/node_driver.rs`) that carry the same frames from fake peers.
+//! `corpus/record/seed-*` drive the record layer's checks
+//! (`src/record_props.rs`: the first byte picks the check).
 //! Each seed is run through its checks here first, and each node script must
 //! reach what its name promises.
 
@@ -10,9 +12,10 @@ use std::fs;
 use std::net::SocketAddr;
 use std::path::Path;
 
+use rumor::record::PREAMBLE;
 use rumor::wire::{Frame, GoodbyeReason, Hello, MAX_PAYLOAD, PeerEntry, VERSION};
 use rumor_fuzz::node_driver::{self, Header, Script};
-use rumor_fuzz::props;
+use rumor_fuzz::{props, record_props};
 
 fn enc(f: &Frame<'_>) -> Vec<u8> {
     let mut v = Vec::new();
@@ -331,6 +334,70 @@ fn scripts() -> Vec<(&'static str, Vec<u8>, Check)> {
     v
 }
 
+/// Inputs of the `record` target: the check's number, then its bytes.
+fn record_seeds() -> Vec<(&'static str, Vec<u8>)> {
+    let hello = enc(&Frame::Hello(Hello {
+        version: VERSION,
+        flags: 0,
+        node_id: 7,
+        listen_port: 7001,
+    }));
+    let cat = |parts: &[&[u8]]| parts.concat();
+    vec![
+        // 0: at a responder (ring size, split-size count, bytes).
+        (
+            "responder-forged",
+            cat(&[&[0, 2, 0], &PREAMBLE, &[0x55; 48]]),
+        ),
+        ("responder-version", cat(&[&[0, 0, 0], b"RUMK\x02"])),
+        ("responder-unkeyed", cat(&[&[0, 15, 2, 1, 3], &hello])),
+        ("responder-text", cat(&[&[0, 0, 0], b"7001:hello there"])),
+        (
+            "responder-text-reply",
+            cat(&[&[0, 0, 0], b"Message received"]),
+        ),
+        (
+            "responder-http",
+            cat(&[&[0, 0, 0], b"GET / HTTP/1.1\r\n\r\n"]),
+        ),
+        // 1: at an initiator, after the responder's preamble.
+        (
+            "initiator-accept-forged",
+            cat(&[&[1, 0, 0, 0], &[0xaa; 48]]),
+        ),
+        ("initiator-refused", vec![1, 0, 0, 1]),
+        ("initiator-status", vec![1, 0, 0, 7, 1, 2]),
+        // 2: at Session::open after 0-3 genuine records.
+        ("open-junk", cat(&[&[2, 3], &[0, 40], &[0x11; 40]])),
+        ("open-short", vec![2, 1, 0, 15]),
+        ("open-huge-len", cat(&[&[2, 0, 0xff, 0xff], &[0; 300]])),
+        // 3: round trip (ring size, key, frames, then per frame: size,
+        // fill, end-of-batch; then piece sizes).
+        (
+            "roundtrip-small",
+            vec![
+                3, 3, 2, 5, 64, 1, 0, 64, 2, 1, 0, 3, 0, 10, 4, 1, 200, 5, 1, 1, 7, 0xc3,
+            ],
+        ),
+        (
+            "roundtrip-large",
+            vec![
+                3, 15, 15, 3, 0xff, 9, 0, 0xbf, 8, 1, 0xff, 7, 1, 0xff, 0x41, 3, 0,
+            ],
+        ),
+        // 4: one byte altered (what, offset, mask, record sizes).
+        ("altered-first", vec![4, 0, 0, 20, 0x01]),
+        ("altered-preamble", vec![4, 0, 0, 2, 0x80]),
+        ("altered-reply", vec![4, 1, 0, 30, 0x40]),
+        ("altered-status", vec![4, 1, 0, 5, 0x01]),
+        ("altered-record-len", vec![4, 2, 0, 0, 0x80, 10, 20, 30, 40]),
+        (
+            "altered-record-body",
+            vec![4, 2, 0, 50, 0x04, 10, 20, 30, 40],
+        ),
+    ]
+}
+
 fn write(dir: &Path, name: &str, bytes: &[u8]) {
     fs::create_dir_all(dir).expect("create the corpus dir");
     fs::write(dir.join(format!("seed-{name}")), bytes).expect("write a seed");
@@ -351,6 +418,11 @@ fn main() {
         assert!(check(&summary), "script {name} fell short: {summary:?}");
         props::check_all(&bytes, 512);
         write(&root.join("node"), name, &bytes);
+        n += 1;
+    }
+    for (name, bytes) in record_seeds() {
+        record_props::check_record(&bytes);
+        write(&root.join("record"), name, &bytes);
         n += 1;
     }
     println!("wrote {n} seeds under {}", root.display());
