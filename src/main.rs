@@ -22,19 +22,17 @@ fn main() -> ExitCode {
             Err(e) => fail(e),
         };
     }
-    if let Some(path) = &args.key_file {
-        // The ring is loaded and checked, but the keyed node is not wired
-        // in yet: refuse rather than run unencrypted with a key given.
-        if let Err(e) = keyfile::load(path) {
-            return fail(e);
-        }
-        return fail(
-            "--key-file: the keyed node is not built yet; refusing to run without encryption",
-        );
-    }
+    let key = match &args.key_file {
+        Some(path) => match keyfile::load(path) {
+            Ok(ring) => Some(ring),
+            Err(e) => return fail(e),
+        },
+        None => None,
+    };
     let mut cfg = Config::new(SocketAddr::new(args.bind, args.port));
     cfg.period = args.period.0;
     cfg.exit_on_eof = args.exit_on_eof;
+    cfg.key = key;
     cfg.bootstrap = args
         .connect
         .iter()
@@ -47,6 +45,7 @@ fn main() -> ExitCode {
             (_, true) => Level::Debug,
             _ => Level::Notice,
         },
+        key_file: args.key_file.clone(),
     };
     cfg.unresolved_bootstraps = args.connect.iter().filter(|p| p.addrs.is_empty()).count();
     match shell::run(cfg, fastrand::u64(..), opts, &args.connect) {

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::keyring::KeyRing;
 use crate::wire::MAX_PAYLOAD;
 
 /// Every limit and timeout of a node. [`Config::new`] gives the defaults.
@@ -62,6 +63,9 @@ pub struct Config {
     /// With `exit_on_eof`, how long the join may take before stdin is read
     /// anyway (its lines then go to whoever is connected, maybe nobody).
     pub join_timeout: Duration,
+    /// The network key ring (`--key-file`): every connection runs the
+    /// record handshake and is encrypted. `None`: the plain protocol.
+    pub key: Option<KeyRing>,
 }
 
 impl Config {
@@ -89,6 +93,7 @@ impl Config {
             exit_on_eof: false,
             leave_timeout: Duration::from_secs(5),
             join_timeout: Duration::from_secs(10),
+            key: None,
         }
     }
 

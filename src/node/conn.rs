@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use super::handshake::Direction;
 use super::inbound::Inbound;
+use super::keyed::KeyedConn;
 use super::liveness::{Liveness, Stage};
 use super::outbox::PeerQueue;
 use crate::wire::NodeId;
@@ -51,6 +52,8 @@ pub struct Conn {
     pub live: Liveness,
     pub queue: PeerQueue,
     pub inbound: Inbound,
+    /// With a network key: the handshake, then the session.
+    pub key: Option<Box<KeyedConn>>,
 }
 
 impl Conn {
@@ -74,6 +77,7 @@ impl Conn {
             live: Liveness::new(now),
             queue: PeerQueue::default(),
             inbound: Inbound::default(),
+            key: None,
         }
     }
 

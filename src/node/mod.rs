@@ -28,6 +28,7 @@ pub mod drive;
 pub mod event;
 pub mod handshake;
 pub mod inbound;
+pub mod keyed;
 mod leaving;
 pub mod lines;
 pub mod liveness;
@@ -131,6 +132,14 @@ pub struct Node {
     stats: Stats,
     /// Scratch list of a broadcast's recipients.
     targets: Vec<SocketAddr>,
+    /// Keyed: entropy for the next handshake, from the driver.
+    entropy: Option<[u8; 32]>,
+    /// Keyed: connections with a batch of frames to seal.
+    sealing: Vec<ConnId>,
+    /// Keyed: scratch for opened records.
+    plain: Vec<u8>,
+    /// Keyed: a text host was told about once.
+    text_host_noted: bool,
 }
 
 impl Node {
@@ -170,6 +179,10 @@ impl Node {
             leaving: false,
             stats: Stats::default(),
             targets: Vec::new(),
+            entropy: None,
+            sealing: Vec::new(),
+            plain: Vec::new(),
+            text_host_noted: false,
             cfg,
         }
     }
@@ -352,6 +365,7 @@ impl Node {
     /// The driver reports `n` bytes of `conn`'s queue written to the socket.
     pub fn handle_written(&mut self, conn: ConnId, n: usize) {
         if let Some(c) = self.conns.get_mut(conn) {
+            let n = c.key.as_mut().map_or(n, |k| k.written(n));
             self.outbox.written(&mut c.queue, n);
         }
     }
@@ -359,6 +373,14 @@ impl Node {
     /// Bytes read from `conn`. Returns false if the connection is now
     /// closed (its `Close` output follows): the driver stops reading it.
     pub fn handle_read(&mut self, conn: ConnId, bytes: &[u8], now: Instant) -> bool {
+        if self.cfg.key.is_some() {
+            return self.read_keyed(conn, bytes, now);
+        }
+        self.read_frames(conn, bytes, now)
+    }
+
+    /// Plain bytes of `conn` cut into frames and handled.
+    fn read_frames(&mut self, conn: ConnId, bytes: &[u8], now: Instant) -> bool {
         let Some(c) = self.conns.get_mut(conn) else {
             return false;
         };
@@ -374,7 +396,13 @@ impl Node {
             },
             Ok(false) => false,
             Err(e) => {
-                self.close(conn, now, Reason::Protocol(e));
+                let hello_due = self.conns.get(conn).is_some_and(|c| c.in_handshake());
+                let why = if hello_due && !self.keyed() && crate::record::looks_keyed(bytes) {
+                    Reason::PeerKeyed
+                } else {
+                    Reason::Protocol(e)
+                };
+                self.close(conn, now, why);
                 false
             }
         }
@@ -448,6 +476,9 @@ impl Node {
 
     /// The next thing for the driver to do, if any.
     pub fn poll_output(&mut self) -> Option<Output<'_>> {
+        if !self.sealing.is_empty() {
+            self.seal_all();
+        }
         self.out.poll()
     }
 

@@ -81,6 +81,11 @@ impl Outputs {
         a..self.tx.len()
     }
 
+    /// Bytes encoded by [`Outputs::encode`].
+    pub fn bytes_of(&self, r: Range<usize>) -> &[u8] {
+        &self.tx[r]
+    }
+
     pub fn send(&mut self, conn: ConnId, bytes: Range<usize>) {
         self.queue.push_back(Pending::Send {
             conn,

@@ -25,6 +25,9 @@ enum Promotion {
 
 impl Node {
     pub(super) fn send_hello(&mut self, id: ConnId, now: Instant) {
+        if self.start_keyed(id, now) {
+            return;
+        }
         let Some(c) = self.conns.get_mut(id) else {
             return;
         };

@@ -7,6 +7,7 @@ use std::io::ErrorKind;
 use std::net::SocketAddr;
 
 use crate::oserr;
+use crate::record::{HandshakeError, RecordError};
 use crate::wire::DecodeError;
 
 /// A socket error, kept as its kind and OS code so a reason is `Copy` and
@@ -92,6 +93,18 @@ pub enum Reason {
     /// GOODBYE(duplicate) on the connection we kept: the peer kept another
     /// that we do not have. A loss, redialed.
     Disowned,
+    /// The network-key handshake failed (wrong key, unkeyed peer, garbage).
+    Key(HandshakeError),
+    /// A record failed to open: altered, replayed, reordered or cut.
+    Record(RecordError),
+    /// We run without a key and the peer's first bytes are a keyed node's.
+    PeerKeyed,
+    /// A host of the older text protocol, which is off with a key.
+    TextHost,
+    /// Made with a key no longer in the ring.
+    Rekeyed,
+    /// The driver gave no entropy for a keyed handshake (a driver bug).
+    NoEntropy,
 }
 
 /// What losing a connection means for its address.
@@ -135,6 +148,12 @@ impl Reason {
             Reason::Full => "at the peer limit".into(),
             Reason::IdElsewhere(a) => format!("its node id is connected at {a}"),
             Reason::Disowned => "it kept another connection that is gone".into(),
+            Reason::Key(e) => e.to_string(),
+            Reason::Record(e) => e.to_string(),
+            Reason::PeerKeyed => "the peer uses a network key (we run without one)".into(),
+            Reason::TextHost => HandshakeError::TextHost.to_string(),
+            Reason::Rekeyed => "made with a key no longer in the key ring".into(),
+            Reason::NoEntropy => "no random bytes for the handshake".into(),
         }
     }
 
@@ -148,6 +167,9 @@ impl Reason {
                 | Reason::NoPort
                 | Reason::Full
                 | Reason::IdElsewhere(_)
+                | Reason::Key(_)
+                | Reason::Record(_)
+                | Reason::PeerKeyed
         )
     }
 
@@ -156,7 +178,10 @@ impl Reason {
     pub fn is_notable_loss(&self) -> bool {
         matches!(
             self,
-            Reason::Slow { .. } | Reason::Protocol(_) | Reason::Unexpected { .. }
+            Reason::Slow { .. }
+                | Reason::Protocol(_)
+                | Reason::Unexpected { .. }
+                | Reason::Record(_)
         )
     }
 
@@ -168,7 +193,8 @@ impl Reason {
             | Reason::Protocol(_)
             | Reason::Unexpected { .. }
             | Reason::SelfConnect
-            | Reason::NoPort => Aftermath::Forget,
+            | Reason::NoPort
+            | Reason::TextHost => Aftermath::Forget,
             Reason::Duplicate
             | Reason::Shutdown
             | Reason::Evicted

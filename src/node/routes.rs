@@ -66,6 +66,7 @@ impl Node {
 
     /// Closes `id` from our side: bookkeeping plus a `Close` output.
     pub(super) fn close(&mut self, id: ConnId, now: Instant, why: Reason) {
+        self.seal(id);
         if self.drop_conn(id, now, why) {
             self.out.close(id);
         }
@@ -278,7 +279,9 @@ impl Node {
             return false;
         };
         c.live.sent(now);
-        self.out.send(id, bytes);
+        if !self.batch(id, bytes.clone()) {
+            self.out.send(id, bytes);
+        }
         if newly_congested {
             self.arm(id, now);
         }

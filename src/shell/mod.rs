@@ -17,6 +17,7 @@
 //!   instead of spinning.
 
 mod driver;
+mod keys;
 mod names;
 mod sock;
 mod stdin;
@@ -62,12 +63,14 @@ pub enum Exit {
 }
 
 /// How the node talks to its user.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Options {
     /// stdout's format.
     pub style: Style,
     /// The least important diagnostic printed on stderr.
     pub level: Level,
+    /// The key file, reloaded on SIGHUP.
+    pub key_file: Option<std::path::PathBuf>,
 }
 
 impl Default for Options {
@@ -75,6 +78,7 @@ impl Default for Options {
         Options {
             style: Style::Text,
             level: Level::Notice,
+            key_file: None,
         }
     }
 }
@@ -92,6 +96,7 @@ pub struct Shell {
     stdin: Stdin,
     stdin_flags: Option<i32>,
     signals: Signals,
+    key_file: Option<std::path::PathBuf>,
     shutting_down: bool,
     /// When the node started (the core's zero for event times).
     start: Instant,
@@ -124,7 +129,7 @@ pub fn run(mut cfg: Config, seed: u64, opts: Options, names: &[Peer]) -> io::Res
     let poll = Poll::new()?;
     poll.registry()
         .register(&mut listener, LISTENER, Interest::READABLE)?;
-    let mut signals = Signals::new([libc::SIGINT, libc::SIGTERM, libc::SIGUSR1])?;
+    let mut signals = Signals::new([libc::SIGINT, libc::SIGTERM, libc::SIGUSR1, libc::SIGHUP])?;
     poll.registry()
         .register(&mut signals, SIGNALS, Interest::READABLE)?;
 
@@ -155,6 +160,7 @@ pub fn run(mut cfg: Config, seed: u64, opts: Options, names: &[Peer]) -> io::Res
         stdin: Stdin::Closed,
         stdin_flags: None,
         signals,
+        key_file: opts.key_file.clone(),
         shutting_down: false,
         start: now,
         names: names::Names::new(names, cfg_listen.ip(), now),
@@ -227,15 +233,20 @@ impl Shell {
                     LISTENER => self.listener_ready = true,
                     STDIN => self.stdin = Stdin::Polled { ready: true },
                     SIGNALS => {
-                        let mut report = false;
+                        let (mut report, mut reload) = (false, false);
                         for sig in self.signals.pending() {
                             match sig {
                                 libc::SIGUSR1 => report = true,
+                                libc::SIGHUP => reload = true,
                                 _ => self.shutting_down = true,
                             }
                         }
                         if report {
                             self.report_view(now);
+                        }
+                        if reload {
+                            keys::reload(&mut self.node, self.key_file.as_deref(), now);
+                            self.drain();
                         }
                     }
                     Token(t) => self.conn_event(t, ev, now),
@@ -313,6 +324,7 @@ impl Shell {
                 Ok(true) => {
                     c.connecting = false;
                     let _ = c.stream.set_nodelay(true);
+                    keys::entropy(&mut self.node);
                     self.node.handle_connected(id, now);
                     self.drain();
                 }
@@ -349,6 +361,7 @@ impl Shell {
         for _ in 0..ACCEPT_BUDGET {
             match self.listener.accept() {
                 Ok((stream, remote)) => {
+                    keys::entropy(&mut self.node);
                     let id = self.node.handle_accepted(remote, now);
                     self.admit(stream, id, now);
                 }
@@ -363,6 +376,7 @@ impl Shell {
                     if self.spare.take().is_some() {
                         let r = match self.listener.accept() {
                             Ok((stream, remote)) => {
+                                keys::entropy(&mut self.node);
                                 let id = self.node.handle_accepted_spare(remote, now);
                                 self.admit(stream, id, now);
                                 Ok(())
