@@ -104,14 +104,19 @@ fn a_bad_key_file_is_one_line_and_exit_one() {
 }
 
 #[test]
-fn a_good_key_file_never_runs_an_unencrypted_node() {
-    // Until the keyed node is wired in, a valid ring is checked and the
-    // node refuses to start rather than run in the clear.
+fn a_good_key_file_in_the_environment_runs_a_keyed_node() {
     let (_, key, _) = run(&["keygen"], None);
     let good = key_file("good", &format!("# primary\n{key}"), 0o600);
-    let (code, out, err) = run(&["--port", "0", "--key-file", good.to_str().unwrap()], None);
-    assert_eq!(code, Some(1), "{err}");
-    assert!(out.is_empty(), "a node ran: {out}");
-    assert!(err.starts_with("rumor: --key-file: "), "{err}");
+    let mut cmd = Command::new(binary());
+    cmd.args(["--port", "0", "--period", "off"])
+        .env("RUMOR_KEY_FILE", &good);
+    let node = common::Rumor::start_with(&mut cmd, true);
+    // Its first bytes to anyone are the key handshake's, never a hello.
+    let mut s = std::net::TcpStream::connect(node.addr).unwrap();
+    s.set_read_timeout(Some(common::WAIT)).unwrap();
+    let mut first = [0u8; 5];
+    std::io::Read::read_exact(&mut s, &mut first).unwrap();
+    assert_eq!(first, rumor::record::PREAMBLE);
+    drop(node);
     let _ = fs::remove_dir_all(good.parent().unwrap());
 }
