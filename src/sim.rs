@@ -277,14 +277,24 @@ impl Sim {
                 let target = self.nodes.iter().rposition(|n| n.up && n.addr == addr);
                 let accepted = target.and_then(|t| {
                     let remote = self.nodes[from].addr;
-                    let their = self.nodes[t].node.handle_accepted(remote, now)?;
+                    let seed = entropy(&mut self.rng);
+                    let node = &mut self.nodes[t].node;
+                    if node.needs_entropy() {
+                        node.give_entropy(seed);
+                    }
+                    let their = node.handle_accepted(remote, now)?;
                     Some((t, their))
                 });
                 match accepted {
                     Some((t, their)) => {
                         self.links.insert((from, conn), (t, their));
                         self.links.insert((t, their), (from, conn));
-                        self.nodes[from].node.handle_connected(conn, now);
+                        let seed = entropy(&mut self.rng);
+                        let node = &mut self.nodes[from].node;
+                        if node.needs_entropy() {
+                            node.give_entropy(seed);
+                        }
+                        node.handle_connected(conn, now);
                         self.flush(t);
                     }
                     None => {
@@ -374,4 +384,12 @@ impl Sim {
             n.node.peer_addrs() == want
         })
     }
+}
+
+/// Seeded bytes standing in for the OS's entropy in a keyed handshake: the
+/// same seed, the same run.
+fn entropy(rng: &mut fastrand::Rng) -> [u8; 32] {
+    let mut e = [0u8; 32];
+    rng.fill(&mut e);
+    e
 }

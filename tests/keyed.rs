@@ -104,16 +104,28 @@ fn a_wrong_key_is_refused_on_both_ends_and_redialed_with_backoff() {
     a.wait_err(&["the peer's network key is not in our key ring"]);
     d.wait_err(&["the peer refused our network key"]);
     // Backoff: the fourth refusal comes well after the first.
-    let refused = |l: &str| l.contains("closed connection") && l.contains("refused our network key");
-    d.err.wait(WAIT, |l| l.iter().filter(|l| refused(l)).count() >= 4);
+    let refused =
+        |l: &str| l.contains("closed connection") && l.contains("refused our network key");
+    d.err
+        .wait(WAIT, |l| l.iter().filter(|l| refused(l)).count() >= 4);
     let lines: Vec<_> = (0..d.err.len()).filter_map(|i| d.err.get(i)).collect();
-    let at: Vec<_> = lines.iter().filter(|(l, _)| refused(l)).map(|(_, t)| *t).collect();
+    let at: Vec<_> = lines
+        .iter()
+        .filter(|(l, _)| refused(l))
+        .map(|(_, t)| *t)
+        .collect();
     assert!(at.len() >= 4, "{lines:?}");
     let spread = at[3] - at[0];
-    assert!(spread >= Duration::from_millis(300), "redialed in {spread:?}");
+    assert!(
+        spread >= Duration::from_millis(300),
+        "redialed in {spread:?}"
+    );
     for n in [&a, &d] {
         assert!(
-            !n.out.snapshot().iter().any(|l| body(l).starts_with("Connected")),
+            !n.out
+                .snapshot()
+                .iter()
+                .any(|l| body(l).starts_with("Connected")),
             "{}",
             n.tails()
         );
@@ -129,7 +141,10 @@ fn keyed_and_unkeyed_nodes_refuse_each_other_both_ways() {
     keyed_a.wait_err(&["the peer runs without a network key"]);
     plain.wait_err(&["the peer uses a network key (we run without one)"]);
     let plain_a = Rumor::start(&["--period", "off"]);
-    let keyed_b = keyed(&k, &["--period", "off", "--connect", &plain_a.addr.to_string()]);
+    let keyed_b = keyed(
+        &k,
+        &["--period", "off", "--connect", &plain_a.addr.to_string()],
+    );
     keyed_b.wait_err(&["the peer runs without a network key"]);
     plain_a.wait_err(&["the peer uses a network key (we run without one)"]);
 }
@@ -175,7 +190,9 @@ fn a_recorded_session_replayed_is_refused_and_never_heard() {
     let a = keyed(&k, &["--period", "off"]);
     let (via, rec) = relay(a.addr, |_, _| {});
     let mut b = keyed(&k, &["--period", "off", "--connect", &via.to_string()]);
-    a.wait_out("b connected", |l| l.iter().any(|l| body(l).starts_with("Connected")));
+    a.wait_out("b connected", |l| {
+        l.iter().any(|l| body(l).starts_with("Connected"))
+    });
     b.type_line("a line to replay");
     a.wait_prefix("Received message [a line to replay]");
     let _ = b.child.kill();
@@ -204,7 +221,10 @@ fn a_flipped_bit_in_a_record_closes_the_connection() {
     let b = keyed(&k, &["--period", "off", "--connect", &via.to_string()]);
     a.wait_err(&["a record failed authentication"]);
     assert!(
-        !a.out.snapshot().iter().any(|l| body(l).starts_with("Connected")),
+        !a.out
+            .snapshot()
+            .iter()
+            .any(|l| body(l).starts_with("Connected")),
         "{}",
         a.tails()
     );
@@ -251,11 +271,20 @@ fn a_flood_of_handshakes_costs_bounded_cpu_each() {
 fn rotating_the_key_of_a_running_mesh_loses_no_message_and_no_peer() {
     let dir = Dir::new("rotate");
     let (old, new) = (keygen(), keygen());
-    let files: Vec<PathBuf> = ["a", "b", "c"].iter().map(|n| dir.keys(n, &[&old])).collect();
+    let files: Vec<PathBuf> = ["a", "b", "c"]
+        .iter()
+        .map(|n| dir.keys(n, &[&old]))
+        .collect();
     let a = keyed(&files[0], &["--period", "0.2", "-v"]);
-    let b = keyed(&files[1], &["--period", "0.2", "-v", "--connect", &a.addr.to_string()]);
+    let b = keyed(
+        &files[1],
+        &["--period", "0.2", "-v", "--connect", &a.addr.to_string()],
+    );
     b.wait_peers(&[&a]);
-    let c = keyed(&files[2], &["--period", "0.2", "-v", "--connect", &a.addr.to_string()]);
+    let c = keyed(
+        &files[2],
+        &["--period", "0.2", "-v", "--connect", &a.addr.to_string()],
+    );
     for (n, others) in [(&a, [&b, &c]), (&b, [&a, &c]), (&c, [&a, &b])] {
         n.wait_peers(&others);
     }
@@ -294,7 +323,10 @@ fn rotating_the_key_of_a_running_mesh_loses_no_message_and_no_peer() {
         assert!(reloads[2].contains("; 2 connections"), "{reloads:?}");
     }
     let d_key = dir.keys("d", &[&new]);
-    let d = keyed(&d_key, &["--period", "0.2", "--connect", &a.addr.to_string()]);
+    let d = keyed(
+        &d_key,
+        &["--period", "0.2", "--connect", &a.addr.to_string()],
+    );
     for n in nodes {
         let sent_now = sent(&n.out.snapshot());
         n.wait_out("3 more messages", |l| sent(l) >= sent_now + 3);
