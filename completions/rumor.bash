@@ -16,6 +16,18 @@ _rumor() {
             ",$1")
                 cmd="rumor"
                 ;;
+            rumor,help)
+                cmd="rumor__subcmd__help"
+                ;;
+            rumor,keygen)
+                cmd="rumor__subcmd__keygen"
+                ;;
+            rumor__subcmd__help,help)
+                cmd="rumor__subcmd__help__subcmd__help"
+                ;;
+            rumor__subcmd__help,keygen)
+                cmd="rumor__subcmd__help__subcmd__keygen"
+                ;;
             *)
                 ;;
         esac
@@ -23,7 +35,7 @@ _rumor() {
 
     case "${cmd}" in
         rumor)
-            opts="-q -v -h -V --port --bind --period --bootstrap --connect --exit-on-eof --json --quiet --verbose --help --version"
+            opts="-q -v -h -V --port --bind --period --bootstrap --connect --exit-on-eof --json --quiet --verbose --key-file --help --version keygen help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -49,6 +61,66 @@ _rumor() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rumor__subcmd__help)
+            opts="keygen help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rumor__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rumor__subcmd__help__subcmd__keygen)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rumor__subcmd__keygen)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;

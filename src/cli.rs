@@ -56,7 +56,9 @@ pub struct Args {
     /// A file holding the network key ring: one base64 key a line (as
     /// `rumor keygen` prints), the first the primary; `#` comments allowed.
     /// It must be readable by its owner only (chmod 600). Also from
-    /// RUMOR_KEY_FILE. A key is never taken on the command line.
+    /// RUMOR_KEY_FILE. A key is never taken on the command line. With a
+    /// key every connection is encrypted and only nodes holding a key of
+    /// the ring can join; SIGHUP reloads the file.
     #[arg(long, env = "RUMOR_KEY_FILE", value_name = "FILE")]
     pub key_file: Option<PathBuf>,
 
@@ -77,8 +79,10 @@ Examples:
   rumor --period 6 --port 8081 --connect 127.0.0.1:8080
   rumor --period off --port 0 --connect localhost:8080
   rumor keygen > net.key && chmod 600 net.key
+  rumor --port 8080 --key-file net.key
 
-Each line typed on stdin is sent to every peer. Ctrl-C says goodbye and exits.";
+Each line typed on stdin is sent to every peer. Ctrl-C says goodbye and exits.
+SIGHUP reloads the --key-file ring (a bad file keeps the old one).";
 
 /// The send period: `None` is `--period off`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
