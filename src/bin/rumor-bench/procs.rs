@@ -31,10 +31,13 @@ pub struct Proc {
     pub first_line: Instant,
 }
 
+#[derive(Clone)]
 pub struct Env {
     pub bin: PathBuf,
     pub tmp: PathBuf,
     pub verbose: bool,
+    /// A key file every node runs with (the `keyed` section).
+    pub key: Option<PathBuf>,
 }
 
 impl Env {
@@ -44,6 +47,9 @@ impl Env {
     pub fn spawn(&self, extra: &[String], sink: Sink) -> io::Result<Proc> {
         let mut cmd = Command::new(&self.bin);
         cmd.args(["--port", "0", "--period", "off"]).args(extra);
+        if let Some(k) = &self.key {
+            cmd.arg("--key-file").arg(k);
+        }
         cmd.stdin(Stdio::piped());
         cmd.stderr(if self.verbose {
             Stdio::inherit()

@@ -21,7 +21,7 @@ fn received_line_len(payload: usize, from: &Proc) -> usize {
 /// `count` messages of `len` bytes typed into one node with `peers` peers,
 /// each printing to a file; messages per second until every peer printed
 /// every one.
-fn rumor_throughput(env: &Env, len: usize, peers: usize, count: usize) -> io::Result<f64> {
+pub fn rumor_throughput(env: &Env, len: usize, peers: usize, count: usize) -> io::Result<f64> {
     let dir = &env.tmp;
     let mut nodes = mesh(env, peers + 1, |i| {
         Sink::File(dir.join(format!("out-{i}-{}", fastrand::u32(..))))
