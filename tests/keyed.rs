@@ -338,3 +338,53 @@ fn rotating_the_key_of_a_running_mesh_loses_no_message_and_no_peer() {
         assert_eq!(lost, 0, "{}", n.tails());
     }
 }
+
+#[test]
+fn a_key_file_that_does_not_reload_leaves_the_old_ring() {
+    let dir = Dir::new("reload");
+    let key = keygen();
+    let f = dir.keys("a", &[&key]);
+    let a = keyed(&f, &["--period", "off"]);
+    fs::write(&f, "not a key\n").unwrap();
+    a.signal(libc::SIGHUP);
+    a.wait_err(&["cannot reload the key ring", "keeping the old one"]);
+    fs::write(&f, key.clone() + "\n").unwrap();
+    fs::set_permissions(&f, fs::Permissions::from_mode(0o644)).unwrap();
+    a.signal(libc::SIGHUP);
+    a.wait_err(&["cannot reload the key ring", "chmod 600"]);
+    // The old key still lets a peer in.
+    let b = keyed(
+        &dir.keys("b", &[&key]),
+        &["--period", "off", "--connect", &a.addr.to_string()],
+    );
+    b.wait_peers(&[&a]);
+}
+
+#[test]
+fn garbage_and_text_hosts_get_their_own_reasons_and_the_mesh_carries_on() {
+    let dir = Dir::new("garbage");
+    let k = dir.keys("net.key", &[&keygen()]);
+    let a = keyed(&k, &["--period", "0.3"]);
+    let b = keyed(&k, &["--period", "0.3", "--connect", &a.addr.to_string()]);
+    b.wait_peers(&[&a]);
+    let mut junk = TcpStream::connect(a.addr).unwrap();
+    junk.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+    a.wait_closed(&mut junk, "garbage");
+    a.wait_err(&["the peer's first bytes are not a rumor handshake"]);
+    for _ in 0..3 {
+        let mut text = TcpStream::connect(a.addr).unwrap();
+        text.write_all(b"8081:hello\n").unwrap();
+        a.wait_closed(&mut text, "a text host");
+    }
+    a.wait_err(&["older text protocol, which is off with a network key"]);
+    let said = count(&a.err.snapshot(), |l| l.contains("older text protocol"));
+    assert_eq!(said, 1, "{:?}", a.err.snapshot());
+    let sent_now = count(&b.out.snapshot(), |l| l.starts_with("Received message ["));
+    b.wait_out("more messages from a", |l| {
+        count(l, |l| l.starts_with("Received message [")) >= sent_now + 2
+    });
+    assert_eq!(
+        count(&b.out.snapshot(), |l| l.starts_with("Disconnected")),
+        0
+    );
+}
