@@ -9,5 +9,6 @@ pub mod cli;
 pub mod node;
 pub mod shell;
 pub mod sim;
+pub mod text;
 pub mod wheel;
 pub mod wire;
