@@ -77,10 +77,10 @@ impl Dedup {
         if self.seen.contains(&key) {
             return false;
         }
-        if self.order.len() >= self.cap {
-            if let Some((_, old)) = self.order.pop_front() {
-                self.seen.remove(&old);
-            }
+        if self.order.len() >= self.cap
+            && let Some((_, old)) = self.order.pop_front()
+        {
+            self.seen.remove(&old);
         }
         self.order.push_back((now, key));
         self.seen.insert(key);

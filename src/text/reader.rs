@@ -196,8 +196,11 @@ impl TextReader {
             return self.handle_timeout(now);
         }
         let take = data.len().min(MAX_TEXT_MESSAGE - self.buf.len());
-        if self.buf.is_empty() {
-            self.buf.reserve_exact(take.max(64).min(MAX_TEXT_MESSAGE));
+        let need = self.buf.len() + take;
+        if need > self.buf.capacity() {
+            // Grow by doubling, but never past the cap.
+            let cap = need.max(2 * self.buf.capacity()).clamp(64, MAX_TEXT_MESSAGE);
+            self.buf.reserve_exact(cap - self.buf.len());
         }
         self.buf.extend_from_slice(&data[..take]);
         self.last = Some(now);
@@ -369,6 +372,7 @@ mod tests {
                 break;
             }
             assert!(r.buffered() <= MAX_TEXT_MESSAGE);
+            assert!(r.capacity() <= MAX_TEXT_MESSAGE);
         }
         assert_eq!(
             got,
