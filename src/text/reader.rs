@@ -199,7 +199,9 @@ impl TextReader {
         let need = self.buf.len() + take;
         if need > self.buf.capacity() {
             // Grow by doubling, but never past the cap.
-            let cap = need.max(2 * self.buf.capacity()).clamp(64, MAX_TEXT_MESSAGE);
+            let cap = need
+                .max(2 * self.buf.capacity())
+                .clamp(64, MAX_TEXT_MESSAGE);
             self.buf.reserve_exact(cap - self.buf.len());
         }
         self.buf.extend_from_slice(&data[..take]);
