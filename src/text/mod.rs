@@ -45,6 +45,8 @@ pub const MAX_PORT_DIGITS: usize = 5;
 
 // The sniff rule relies on every rumor frame starting with a zero byte.
 const _: () = assert!(wire::MAX_FRAME_LEN < 1 << 24);
+// A TEXT frame carries any text a text host can send (`1:` and the rest).
+const _: () = assert!(wire::text::MAX_TEXT == MAX_TEXT_MESSAGE - 2);
 
 /// What the first bytes of an inbound connection are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
