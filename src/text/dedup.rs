@@ -63,6 +63,7 @@ impl Dedup {
     }
 
     fn key(&self, host: SocketAddr, text: &[u8]) -> Key {
+        let host = super::canonical(host);
         let mut h = DefaultHasher::new();
         self.seed.hash(&mut h);
         text.hash(&mut h);
@@ -124,6 +125,8 @@ mod tests {
         assert!(d.first_sighting(a("10.0.0.2:1248"), b"hi", t0));
         assert!(d.first_sighting(a("10.0.0.1:1249"), b"hi", t0));
         assert!(d.first_sighting(h, b"hi!", t0));
+        // The same host seen through a dual-stack listener.
+        assert!(!d.first_sighting(a("[::ffff:10.0.0.1]:1248"), b"hi", t0));
         assert_eq!(d.next_expiry(), Some(t0 + WINDOW));
         // After the window it is new again.
         assert!(d.first_sighting(h, b"hi", t0 + WINDOW));

@@ -154,11 +154,14 @@ impl TextHosts {
     }
 
     fn find(&self, addr: SocketAddr) -> Option<usize> {
+        let addr = super::canonical(addr);
         self.hosts.iter().position(|h| h.addr == addr)
     }
 
     /// Remembers `addr`, learned `how`, at `now`.
+    /// An IPv4-mapped address is kept as plain IPv4 ([`super::canonical`]).
     pub fn learn(&mut self, addr: SocketAddr, how: Learned, now: Instant) -> Learn {
+        let addr = super::canonical(addr);
         let proven = how != Learned::Message;
         if let Some(i) = self.find(addr) {
             let h = &mut self.hosts[i];
@@ -367,6 +370,12 @@ mod tests {
         );
         assert_eq!(t.proven().count(), 3);
         assert_eq!(t.addrs().collect::<Vec<_>>(), vec![a(1), a(2), a(3)]);
+        let mapped: SocketAddr = "[::ffff:127.0.0.1]:3".parse().unwrap();
+        assert_eq!(
+            t.learn(mapped, Learned::Message, t0),
+            Learn::Known { now_proven: false }
+        );
+        assert!(t.contains(mapped));
     }
 
     #[test]

@@ -30,6 +30,8 @@ pub use delivery::{Delivery, DeliveryError, Failure, Step};
 pub use hosts::{Drop, Learn, Learned, TextHosts};
 pub use reader::{End, Invalid, TextConfig, TextEvent, TextReader, parse_message};
 
+use std::net::SocketAddr;
+
 use crate::wire;
 
 /// What a text host replies to every message, and what rumor replies to a
@@ -106,6 +108,13 @@ pub fn sniff_dialed(first: &[u8]) -> Dialed {
     }
 }
 
+/// `addr` with an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`, what a
+/// dual-stack listener sees) turned into plain IPv4, so one text host has
+/// one name on every node.
+pub fn canonical(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(addr.ip().to_canonical(), addr.port())
+}
+
 /// Number of decimal digits of `port`.
 pub fn port_digits(port: u16) -> usize {
     match port {
@@ -175,6 +184,14 @@ mod tests {
         assert_eq!(sniff_dialed(b"Message rejected"), Dialed::Rumor);
         assert_eq!(sniff_dialed(b"X"), Dialed::Rumor);
         assert_eq!(sniff_dialed(&[0, 0, 0, 17, 1]), Dialed::Rumor);
+    }
+
+    #[test]
+    fn mapped_addresses_are_named_as_ipv4() {
+        let mapped: SocketAddr = "[::ffff:10.0.0.1]:1248".parse().unwrap();
+        assert_eq!(canonical(mapped), "10.0.0.1:1248".parse().unwrap());
+        let v6: SocketAddr = "[::1]:9".parse().unwrap();
+        assert_eq!(canonical(v6), v6);
     }
 
     #[test]
