@@ -1,6 +1,7 @@
 //! The `text` fuzz target's properties (`fuzz/src/text_props.rs`) on every
-//! `cargo test`, where cargo-fuzz may not be installed: over hand-picked
-//! inputs and a few thousand generated from a fixed seed around the shapes
+//! `cargo test`, where cargo-fuzz may not be installed: over the committed
+//! seeds (`fuzz/corpus/text/seed-*`, from a fuzzing run), hand-picked
+//! inputs, and a few thousand generated from a fixed seed around the shapes
 //! that matter (ports, colons, the reply, frame headers).
 
 #[allow(dead_code)]
@@ -50,4 +51,19 @@ fn text_properties_hold_on_generated_inputs() {
         let data = pieces(&mut rng);
         text_props::check_text(&data);
     }
+}
+
+#[test]
+fn text_properties_hold_on_the_committed_seeds() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/text");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).expect("fuzz/corpus/text") {
+        let path = e.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with("seed-") {
+            text_props::check_text(&std::fs::read(&path).unwrap());
+            n += 1;
+        }
+    }
+    assert!(n >= 60, "only {n} seeds in {}", dir.display());
 }
