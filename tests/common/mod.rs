@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod text_host;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::process::{Child, ChildStdin, Command, Stdio};
