@@ -108,6 +108,8 @@ pub enum Frame<'a> {
     },
     Keepalive,
     Goodbye(GoodbyeReason),
+    /// TEXT (6) or TEXT_HOST (7): text hosts, see [`text`].
+    Text(text::TextFrame<'a>),
 }
 
 /// httparse-style result of a decode that did not fail.
@@ -235,6 +237,9 @@ pub fn decode(buf: &[u8]) -> Result<Status<(Frame<'_>, usize)>, DecodeError> {
             _ => return Err(bad_len()),
         },
         T_KEEPALIVE => return Err(bad_len()),
+        text::T_TEXT | text::T_TEXT_HOST => {
+            Frame::Text(text::decode_text_body(ty, body, len as u32)?)
+        }
         other => return Err(DecodeError::UnknownType(other)),
     };
     Ok(Status::Complete((frame, 4 + len)))
@@ -373,6 +378,7 @@ impl Frame<'_> {
                 out.push(r.code());
                 finish(out, at);
             }
+            Frame::Text(t) => t.encode(out),
         }
     }
 }

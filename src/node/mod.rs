@@ -22,6 +22,7 @@ pub mod chatter;
 pub mod config;
 pub mod conn;
 pub mod conns;
+mod delivering;
 pub mod departure;
 mod dialing;
 pub mod drive;
@@ -38,6 +39,8 @@ mod peering;
 pub mod peers;
 pub mod reason;
 mod routes;
+mod texting;
+pub mod texts;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -72,6 +75,8 @@ enum Timer {
     JoinLimit,
     /// `--exit-on-eof`: the wait for peers to close is over.
     Leave,
+    /// A text host may be idle too long.
+    TextHosts,
 }
 
 /// Counters a driver or test can read.
@@ -131,6 +136,8 @@ pub struct Node {
     stats: Stats,
     /// Scratch list of a broadcast's recipients.
     targets: Vec<SocketAddr>,
+    /// Text hosts, their messages and our deliveries to them.
+    texts: texts::Texts,
 }
 
 impl Node {
@@ -139,6 +146,7 @@ impl Node {
     pub fn new(cfg: Config, seed: u64, now: Instant) -> Self {
         let mut rng = fastrand::Rng::with_seed(seed);
         let id = rng.u64(1..);
+        let texts = texts::Texts::new(&cfg, rng.u64(..));
         let backoff = Backoff {
             min: cfg.redial_min,
             max: cfg.redial_max,
@@ -170,6 +178,7 @@ impl Node {
             leaving: false,
             stats: Stats::default(),
             targets: Vec::new(),
+            texts,
             cfg,
         }
     }
@@ -209,6 +218,11 @@ impl Node {
     /// Whether `addr` is among the remembered peer addresses.
     pub fn knows(&self, addr: SocketAddr) -> bool {
         self.book.contains(addr)
+    }
+
+    /// The text hosts this node knows, in the order learned.
+    pub fn text_hosts(&self) -> Vec<SocketAddr> {
+        self.texts.hosts.addrs().collect()
     }
 
     /// Bytes queued for all connections together.
@@ -305,15 +319,17 @@ impl Node {
         if self.leaving {
             return None;
         }
-        let pending = self.conns.len() - self.peers.len();
+        // Deliveries to text hosts are connections, but not handshakes.
+        let pending = self.conns.len() - self.peers.len() - self.texts.in_flight();
         if pending >= self.cfg.max_pending && !self.evict_handshake(now) {
             return self.refuse(remote, now, Refusal::AtCap);
         }
         if self.conns.len() >= self.cfg.conn_cap() {
             return self.refuse(remote, now, Refusal::AtCap);
         }
+        // Our hello waits for the first byte: a text host's message gets
+        // nothing but its reply (docs/PROTOCOL.md, "Text hosts").
         let id = self.conns.insert(Conn::inbound(remote, now));
-        self.send_hello(id, now);
         self.arm(id, now);
         Some(id)
     }
@@ -338,7 +354,9 @@ impl Node {
             return;
         }
         c.connected(now);
-        self.send_hello(conn, now);
+        if !self.text_connected(conn, now) {
+            self.send_hello(conn, now);
+        }
     }
 
     /// The driver reports `n` bytes of `conn`'s queue written to the socket.
@@ -355,7 +373,8 @@ impl Node {
             return false;
         };
         let mut inbound = std::mem::take(&mut c.inbound);
-        let r = inbound.feed(bytes, |f| self.handle_frame(conn, f, now));
+        let text = self.texts.reader();
+        let r = inbound.feed(bytes, now, text, |i| self.on_input(conn, i, now));
         match r {
             Ok(true) => match self.conns.get_mut(conn) {
                 Some(c) => {
@@ -406,6 +425,7 @@ impl Node {
                 Timer::Join => self.finish_join(now, membership::Check::Deadline),
                 Timer::JoinLimit => self.join_limit(now),
                 Timer::Leave => self.leave_timeout(now),
+                Timer::TextHosts => self.on_text_expiry(now),
             }
         }
         self.expired = due;
@@ -420,10 +440,11 @@ impl Node {
         self.leaving = true;
         let ids: Vec<ConnId> = self.conns.iter().map(|(id, _)| id).collect();
         for id in ids {
-            if matches!(
-                self.conns.get(id).map(|c| c.state()),
-                Some(State::Active | State::Handshaking)
-            ) {
+            // Only where our hello went: not to a text connection, nor
+            // to an accepted one that has sent nothing yet.
+            if self.conns.get(id).is_some_and(|c| {
+                matches!(c.state(), State::Active | State::Handshaking) && c.inbound.speaks_rumor()
+            }) {
                 self.send_frame(id, &Frame::Goodbye(GoodbyeReason::Shutdown), now);
             }
             self.close(id, now, Reason::Shutdown);
