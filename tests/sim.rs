@@ -171,7 +171,11 @@ fn a_peer_dying_silently_is_dropped_by_keepalive_and_the_rest_carry_on() {
     let took = sim.now - killed_at;
     // The keepalive timeout (3 s) after the last frame it heard, seen on
     // the wheel's 1 ms ticks: exactly this on the simulator's clock.
-    assert_eq!(took, Duration::from_micros(2_999_800), "detected after {took:?}");
+    assert_eq!(
+        took,
+        Duration::from_micros(2_999_800),
+        "detected after {took:?}"
+    );
     // The two survivors keep exchanging.
     let before = sim.nodes[1].node.stats().messages_received;
     sim.run_for(secs(5));

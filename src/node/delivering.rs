@@ -41,7 +41,7 @@ impl Node {
                 now,
                 DiagKind::TextHost,
                 format_args!(
-                    "message of {} bytes not sent to the {n} text hosts: {e}",
+                    "message of {} bytes not sent to text hosts ({n} known): {e}",
                     payload.len()
                 ),
             );

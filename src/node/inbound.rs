@@ -22,10 +22,11 @@ pub enum Input<'a> {
     /// An accepted connection's first byte says rumor: our hello goes out.
     Rumor,
     /// An accepted connection's first bytes are an unfinished text
-    /// message: its reader's deadline ([`Inbound::text_deadline`]) is now
-    /// the connection's. (A message done in its first read comes as
+    /// message: its reader's deadline (the pause or the handshake
+    /// deadline; later ones from [`Inbound::text_deadline`]) is now the
+    /// connection's. (A message done in its first read comes as
     /// [`Input::Text`] alone.)
-    TextBegun,
+    TextBegun(Instant),
     /// A rumor frame.
     Frame(Frame<'a>),
     /// The text message is over (complete, invalid or timed out).
@@ -109,10 +110,12 @@ impl Inbound {
                         // Its deadline counts from the accept.
                         let mut r = TextReader::new(since, text);
                         let ev = r.feed(bytes, now);
+                        let at = r.deadline();
                         self.mode = Mode::Text(r);
-                        return Ok(match ev {
-                            None => on(Input::TextBegun),
-                            Some(ev) => {
+                        return Ok(match (ev, at) {
+                            (None, Some(at)) => on(Input::TextBegun(at)),
+                            (None, None) => true,
+                            (Some(ev), _) => {
                                 self.mode = Mode::Done;
                                 on(Input::Text(ev));
                                 false
@@ -235,7 +238,7 @@ mod tests {
             let r = i.feed(c, t, TextConfig::default(), |p| {
                 seen.push(match p {
                     Input::Rumor => "rumor".to_string(),
-                    Input::TextBegun => "text".into(),
+                    Input::TextBegun(_) => "text".into(),
                     Input::Frame(f) => format!("frame {f:?}"),
                     Input::Text(e) => format!("{e:?}"),
                     Input::TextHost => "text host".into(),

@@ -29,11 +29,15 @@ impl Node {
                 self.send_hello(conn, now);
                 true
             }
-            Input::TextBegun => {
+            Input::TextBegun(at) => {
+                // Its input is out of the table while it is read: the
+                // deadline comes with the news.
                 if let Some(c) = self.conns.get_mut(conn) {
                     c.mark_text_message();
+                    if c.live.arm(at.max(now)) {
+                        self.wheel.insert(at.max(now), Timer::Conn(conn));
+                    }
                 }
-                self.arm(conn, now);
                 true
             }
             Input::Text(ev) => {
@@ -175,7 +179,8 @@ impl Node {
                 false
             }
         };
-        if announce {
+        // An announced host was announced to every peer already.
+        if announce && how != Learned::Announced {
             self.announce_text_host(addr, now);
         }
         self.arm_text_expiry();
