@@ -15,7 +15,9 @@
 //! the address book ([`addrbook`]); the join ([`membership`]); stdin lines
 //! ([`lines`]); random messages ([`chatter`]); the output queue
 //! ([`output`]) and its events ([`event`]); close reasons ([`reason`]);
-//! every limit ([`config`]).
+//! every limit ([`config`]); text hosts, the older plain-text protocol
+//! ([`texts`], with the wiring in `texting.rs` and `delivering.rs`; the
+//! rules are `crate::text`).
 
 pub mod addrbook;
 pub mod chatter;
