@@ -146,7 +146,7 @@ fn connect_to_a_text_host_makes_it_a_text_host() {
         "message of 5000 bytes not sent to text hosts (1 known)"
     ));
     thread::sleep(Duration::from_millis(300));
-    assert!(h.texts().iter().all(|t| !t.contains(&b'z')));
+    assert!(h.texts().iter().all(|t| t.len() < 4096));
 }
 
 /// Writes `bytes` on a new connection to `n` and reads until it closes:
@@ -210,6 +210,7 @@ fn hostile_text_messages_close_only_their_connection() {
     // 200 connections each trickling digits, faster than the pause: the
     // handshake slots bound them, every one is closed by its deadline, and
     // the node goes on meanwhile.
+    let said_before = a.err.snapshot().len();
     let mut held: Vec<TcpStream> = (0..200)
         .map(|_| TcpStream::connect(a.addr).unwrap())
         .collect();
@@ -239,7 +240,12 @@ fn hostile_text_messages_close_only_their_connection() {
         "{:?}",
         start.elapsed()
     );
-    assert!(wait_err(&a, "no whole text message in 3s"));
+    // Each ends at the deadline, or at a pause if this thread fell behind
+    // (tests/text_core.rs pins the deadline down on a fake clock).
+    assert!(a.err.wait(T, |l| l[said_before..].iter().any(|l| {
+        l.contains("no whole text message in 3s")
+            || l.contains("invalid text message: no ':' after a port number")
+    })));
     let line = "Received message [during the trickle] from \"127.0.0.1:4444\"";
     assert!(a.wait_line(T, |l| l == line));
     assert!(d.wait_peers(T, &[&a, &b, &c]));

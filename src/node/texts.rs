@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use super::config::Config;
 use super::conns::ConnId;
+use super::liveness::OneTimer;
 use super::output::Outputs;
 use crate::text::{self, Dedup, Delivery, Failure, Step, TextConfig, TextHosts};
 
@@ -45,8 +46,8 @@ pub struct Texts {
     deliveries: HashMap<ConnId, (SocketAddr, Delivery)>,
     reader: TextConfig,
     delivery_timeout: Duration,
-    /// The age limit's timer is set for this instant.
-    expiry_at: Option<Instant>,
+    /// The age limit's timer.
+    expiry: OneTimer,
     /// "Not remembered: the table is full" was said since the table last
     /// had room.
     full_noted: bool,
@@ -68,7 +69,7 @@ impl Texts {
                 deadline: cfg.handshake_timeout,
             },
             delivery_timeout: cfg.text_delivery_timeout,
-            expiry_at: None,
+            expiry: OneTimer::default(),
             full_noted: false,
         }
     }
@@ -143,20 +144,12 @@ impl Texts {
     /// Whether the age limit's timer must be set for `at` (none is set for
     /// an earlier time). Records it.
     pub fn arm_expiry(&mut self, at: Instant) -> bool {
-        if self.expiry_at.is_none_or(|t| at < t) {
-            self.expiry_at = Some(at);
-            return true;
-        }
-        false
+        self.expiry.arm(at)
     }
 
     /// The age limit's timer fired at `now`: false if it is stale.
     pub fn expiry_fired(&mut self, now: Instant) -> bool {
-        if self.expiry_at.is_none_or(|t| t > now) {
-            return false;
-        }
-        self.expiry_at = None;
-        true
+        self.expiry.fire(now)
     }
 
     /// Whether to say that a host was not remembered: once, until the
