@@ -484,3 +484,59 @@ fn learn_refused(n: &mut Node, host: &str, t: &mut Instant) -> Vec<Out> {
     }
     outs
 }
+
+#[test]
+fn a_notifier_waits_for_its_lines_to_reach_text_hosts() {
+    for answer in [true, false] {
+        let t0 = Instant::now();
+        let mut cfg = Config::new(a("127.0.0.1:7000"));
+        cfg.period = None;
+        cfg.exit_on_eof = true;
+        cfg.bootstrap = vec![a("127.0.0.1:1248")];
+        let mut n = Node::new(cfg, 1, t0);
+        n.handle_start(t0);
+        let c = dials(&Capture::of(&mut n))[0].0;
+        n.handle_connected(c, t0);
+        assert!(!n.handle_read(c, REPLY, t0));
+        Capture::of(&mut n);
+        n.handle_stdin(b"deploy done\n", t0);
+        n.handle_stdin_closed(t0);
+        let d = dials(&Capture::of(&mut n));
+        assert_eq!(d.len(), 1, "the line's delivery goes on");
+        assert!(n.departed().is_none(), "waiting for the text host");
+        if answer {
+            n.handle_connected(d[0].0, t0);
+            assert_eq!(
+                Capture::of(&mut n),
+                [Out::Send(d[0].0, b"7000:deploy done".to_vec())]
+            );
+            assert!(!n.handle_read(d[0].0, REPLY, t0));
+            let o = n.departed().expect("departed").clone();
+            assert!(o.complete() && o.confirmed == 1, "{o:?}");
+        } else {
+            let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
+            n.handle_closed(d[0].0, Reason::io(&refused), t0);
+            let o = n.departed().expect("departed").clone();
+            assert_eq!(o.unconfirmed, [a("127.0.0.1:1248")]);
+            assert!(!o.complete());
+        }
+    }
+}
+
+#[test]
+fn a_departure_gives_up_on_a_silent_text_host_at_the_leave_timeout() {
+    let (mut n, t0) = node(|c| c.exit_on_eof = true);
+    let mut t = t0;
+    learn(&mut n, "10.0.0.9:80", &mut t);
+    n.handle_stdin(b"bye\n", t);
+    n.handle_stdin_closed(t);
+    let d = dials(&Capture::of(&mut n))[0].0;
+    n.handle_connected(d, t);
+    Capture::of(&mut n);
+    // The delivery's own deadline (3 s) comes before the 5 s leave timeout.
+    n.handle_timeout(t + Duration::from_secs(3));
+    let o = n.departed().expect("departed").clone();
+    assert_eq!(o.unconfirmed, [a("10.0.0.9:80")]);
+    assert!(Capture::of(&mut n).contains(&Out::Close(d)));
+    assert_eq!(n.conn_count(), 0);
+}

@@ -59,7 +59,9 @@ impl Node {
     /// and none in flight, while there is room for a connection.
     pub(super) fn start_deliveries(&mut self, now: Instant) {
         let port = self.cfg.listen.port();
-        while !self.leaving && self.conns.len() < self.cfg.conn_cap() {
+        // A departure still sends what it queued for text hosts.
+        let go = !self.leaving || self.departure.waits_for_texts();
+        while go && self.conns.len() < self.cfg.conn_cap() {
             let Some((addr, msg)) = self.texts.hosts.next_delivery() else {
                 return;
             };
@@ -118,7 +120,7 @@ impl Node {
         why: Reason,
         now: Instant,
     ) {
-        if self.leaving {
+        if self.leaving && !self.departure.waits_for_texts() {
             self.texts.take(conn);
             return;
         }
@@ -156,6 +158,7 @@ impl Node {
     /// A delivery to `addr` is over: the host is proven (and announced if
     /// this proved it), or it failed once more, maybe for the last time.
     fn delivery_done(&mut self, addr: SocketAddr, r: Result<(), Failure>, now: Instant) {
+        let ok = r.is_ok();
         match r {
             Ok(()) => {
                 if self.texts.hosts.delivered(addr, now) {
@@ -178,6 +181,11 @@ impl Node {
                     format_args!("a message to the text host \"{addr}\" failed: {f}"),
                 ),
             },
+        }
+        // A departure waits for each text host's last message.
+        if self.departure.waits_for_text(addr) && (!ok || !self.texts.hosts.busy().contains(&addr))
+        {
+            self.departure.text_done(addr, ok);
         }
         self.start_deliveries(now);
     }

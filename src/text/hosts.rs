@@ -148,6 +148,15 @@ impl TextHosts {
         self.hosts.iter().map(|h| h.addr)
     }
 
+    /// The hosts with a message waiting or a delivery in flight.
+    pub fn busy(&self) -> Vec<SocketAddr> {
+        self.hosts
+            .iter()
+            .filter(|h| h.in_flight || !h.queue.is_empty())
+            .map(|h| h.addr)
+            .collect()
+    }
+
     /// The proven hosts: what a node announces to a newcomer.
     pub fn proven(&self) -> impl Iterator<Item = SocketAddr> + '_ {
         self.hosts.iter().filter(|h| h.proven).map(|h| h.addr)
