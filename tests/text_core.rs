@@ -540,3 +540,29 @@ fn a_departure_gives_up_on_a_silent_text_host_at_the_leave_timeout() {
     assert!(Capture::of(&mut n).contains(&Out::Close(d)));
     assert_eq!(n.conn_count(), 0);
 }
+
+#[test]
+fn a_text_message_ended_by_its_senders_close_is_taken_but_an_evicted_one_is_not() {
+    let (mut n, t0) = node(|c| c.max_pending = 1);
+    let c = n.handle_accepted(a("10.0.0.5:40000"), t0).unwrap();
+    assert!(n.handle_read(c, b"1248:bye", t0));
+    n.handle_closed(c, Reason::Eof, t0);
+    let outs = Capture::of(&mut n);
+    assert_eq!(
+        logs(&outs),
+        ["Received message [bye] from \"10.0.0.5:1248\""]
+    );
+    assert!(
+        !outs
+            .iter()
+            .any(|o| matches!(o, Out::Send(..) | Out::Close(_)))
+    );
+    // At the handshake cap the oldest is closed for a newcomer, unread.
+    let old = n.handle_accepted(a("10.0.0.6:40000"), t0).unwrap();
+    assert!(n.handle_read(old, b"1248:half a mess", t0));
+    let new = n.handle_accepted(a("10.0.0.7:40000"), t0).unwrap();
+    let outs = Capture::of(&mut n);
+    assert_eq!(outs, [Out::Close(old)]);
+    assert!(n.handle_read(new, b"0", t0));
+    assert_eq!(n.conn_count(), 1);
+}

@@ -330,7 +330,7 @@ impl Node {
             return None;
         }
         // Deliveries to text hosts are connections, but not handshakes.
-        let pending = self.conns.len() - self.peers.len() - self.texts.in_flight();
+        let pending = (self.conns.len() - self.peers.len()).saturating_sub(self.texts.in_flight());
         if pending >= self.cfg.max_pending && !self.evict_handshake(now) {
             return self.refuse(remote, now, Refusal::AtCap);
         }

@@ -283,12 +283,14 @@ impl Node {
         };
         self.outbox.remove(&c.queue);
         match role {
-            TextRole::Message => {
-                // Ended by its sender's close: no reply, the socket is gone.
+            // Ended by its sender's close (no reply: the socket is gone);
+            // one we closed (evicted, shutting down) is dropped unread.
+            TextRole::Message if matches!(why, Reason::Eof | Reason::Io(_)) => {
                 if let Some(ev) = c.inbound.text_closed() {
                     self.text_over(c.remote(), ev, now);
                 }
             }
+            TextRole::Message => {}
             TextRole::Delivery => {
                 let connecting = c.state() == State::Connecting;
                 self.delivery_lost(id, connecting, why, now);
