@@ -138,6 +138,9 @@ fn connect_to_a_text_host_makes_it_a_text_host() {
     let want = format!("] to [\"{}\"]", h.addr);
     assert!(printed(&n, |l| l.starts_with("Sending message [")
         && l.ends_with(&want)));
+    // Its membership report names it.
+    n.signal(libc::SIGUSR1);
+    n.wait_err(&[&format!("rumor:   {} text host", h.addr)]);
     // And it hears the text host.
     let sent = h.broadcast(b"hi rumor");
     assert_eq!(sent.len(), 1);

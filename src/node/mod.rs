@@ -111,6 +111,8 @@ pub struct View {
     pub known: usize,
     /// Addresses with a redial pending.
     pub retrying: usize,
+    /// Text hosts (the older protocol), in the order learned.
+    pub text_hosts: Vec<SocketAddr>,
 }
 
 /// The protocol state machine of one node.
@@ -262,6 +264,7 @@ impl Node {
             peers,
             known: self.book.len(),
             retrying: self.book.retrying(),
+            text_hosts: self.text_hosts(),
         }
     }
 
