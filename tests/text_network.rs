@@ -213,6 +213,7 @@ fn hostile_text_messages_close_only_their_connection() {
     let sent = writer.join().unwrap();
     assert!(sent < 10_000_000, "the 10 MB stream was read to its end");
     let peak = a.peak_kib();
+    eprintln!("10 MB text stream: {sent} bytes written before the close, peak VmHWM {peak} KiB");
     assert!(peak < 16 * 1024, "peak {peak} KiB");
 
     // 200 connections each trickling digits, faster than the pause: the
@@ -227,6 +228,12 @@ fn hostile_text_messages_close_only_their_connection() {
     let d = Rumor::start(&["--period", "0.3", "--connect", &a.addr.to_string()]);
     let reply = send_text(a.addr, 4444, b"during the trickle").unwrap();
     assert_eq!(reply, REPLY);
+    let node_fds = || {
+        std::fs::read_dir(format!("/proc/{}/fd", a.pid()))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    let mut fds = 0;
     while open > 0 && start.elapsed() < T {
         open = 0;
         for s in &mut held {
@@ -234,11 +241,10 @@ fn hostile_text_messages_close_only_their_connection() {
                 open += 1;
             }
         }
+        fds = fds.max(node_fds());
         thread::sleep(Duration::from_millis(30));
     }
-    let fds = std::fs::read_dir(format!("/proc/{}/fd", a.pid()))
-        .map(|d| d.count())
-        .unwrap_or(0);
+    eprintln!("200 trickling text connections: the node held at most {fds} descriptors");
     assert!(fds < 100, "{fds} descriptors");
     for s in &mut held {
         assert!(wait_closed(s, T), "a trickling connection was kept open");
