@@ -22,5 +22,6 @@ pub mod record;
 pub mod scan;
 pub mod shell;
 pub mod sim;
+pub mod text;
 pub mod wheel;
 pub mod wire;

@@ -18,6 +18,8 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+pub mod text;
+
 /// The four bytes every hello starts with.
 pub const MAGIC: [u8; 4] = *b"RUMR";
 /// The protocol version this build speaks.
@@ -106,6 +108,8 @@ pub enum Frame<'a> {
     },
     Keepalive,
     Goodbye(GoodbyeReason),
+    /// TEXT (6) or TEXT_HOST (7): text hosts, see [`text`].
+    Text(text::TextFrame<'a>),
 }
 
 /// httparse-style result of a decode that did not fail.
@@ -233,6 +237,9 @@ pub fn decode(buf: &[u8]) -> Result<Status<(Frame<'_>, usize)>, DecodeError> {
             _ => return Err(bad_len()),
         },
         T_KEEPALIVE => return Err(bad_len()),
+        text::T_TEXT | text::T_TEXT_HOST => {
+            Frame::Text(text::decode_text_body(ty, body, len as u32)?)
+        }
         other => return Err(DecodeError::UnknownType(other)),
     };
     Ok(Status::Complete((frame, 4 + len)))
@@ -257,22 +264,10 @@ fn decode_peers(body: &[u8]) -> Result<Vec<PeerEntry>, PeersError> {
     let mut out = Vec::with_capacity(count as usize);
     for _ in 0..count {
         let (id, r) = rest.split_first_chunk::<8>().ok_or(PeersError::Length)?;
-        let (&family, r) = r.split_first().ok_or(PeersError::Length)?;
-        let (ip, r): (IpAddr, &[u8]) = match family {
-            4 => {
-                let (ip, r) = r.split_first_chunk::<4>().ok_or(PeersError::Length)?;
-                (Ipv4Addr::from(*ip).into(), r)
-            }
-            6 => {
-                let (ip, r) = r.split_first_chunk::<16>().ok_or(PeersError::Length)?;
-                (Ipv6Addr::from(*ip).into(), r)
-            }
-            f => return Err(PeersError::Other(DecodeError::BadFamily(f))),
-        };
-        let (port, r) = r.split_first_chunk::<2>().ok_or(PeersError::Length)?;
+        let (addr, r) = decode_addr(r)?;
         out.push(PeerEntry {
             node_id: u64::from_be_bytes(*id),
-            addr: SocketAddr::new(ip, u16::from_be_bytes(*port)),
+            addr,
         });
         rest = r;
     }
@@ -280,6 +275,39 @@ fn decode_peers(body: &[u8]) -> Result<Vec<PeerEntry>, PeersError> {
         return Err(PeersError::Length);
     }
     Ok(out)
+}
+
+/// Reads `family: u8 (4 or 6) | ip (4 or 16 bytes) | port: u16`.
+fn decode_addr(r: &[u8]) -> Result<(SocketAddr, &[u8]), PeersError> {
+    let (&family, r) = r.split_first().ok_or(PeersError::Length)?;
+    let (ip, r): (IpAddr, &[u8]) = match family {
+        4 => {
+            let (ip, r) = r.split_first_chunk::<4>().ok_or(PeersError::Length)?;
+            (Ipv4Addr::from(*ip).into(), r)
+        }
+        6 => {
+            let (ip, r) = r.split_first_chunk::<16>().ok_or(PeersError::Length)?;
+            (Ipv6Addr::from(*ip).into(), r)
+        }
+        f => return Err(PeersError::Other(DecodeError::BadFamily(f))),
+    };
+    let (port, r) = r.split_first_chunk::<2>().ok_or(PeersError::Length)?;
+    Ok((SocketAddr::new(ip, u16::from_be_bytes(*port)), r))
+}
+
+/// Writes an address as [`decode_addr`] reads it.
+fn encode_addr(out: &mut Vec<u8>, addr: SocketAddr) {
+    match addr.ip() {
+        IpAddr::V4(ip) => {
+            out.push(4);
+            out.extend_from_slice(&ip.octets());
+        }
+        IpAddr::V6(ip) => {
+            out.push(6);
+            out.extend_from_slice(&ip.octets());
+        }
+    }
+    out.extend_from_slice(&addr.port().to_be_bytes());
 }
 
 /// Starts a frame of type `ty` in `out`; returns where its length goes.
@@ -318,17 +346,7 @@ pub fn encode_peers<'e>(out: &mut Vec<u8>, entries: impl IntoIterator<Item = &'e
     let mut count: u16 = 0;
     for e in entries.into_iter().take(MAX_PEER_ENTRIES) {
         out.extend_from_slice(&e.node_id.to_be_bytes());
-        match e.addr.ip() {
-            IpAddr::V4(ip) => {
-                out.push(4);
-                out.extend_from_slice(&ip.octets());
-            }
-            IpAddr::V6(ip) => {
-                out.push(6);
-                out.extend_from_slice(&ip.octets());
-            }
-        }
-        out.extend_from_slice(&e.addr.port().to_be_bytes());
+        encode_addr(out, e.addr);
         count += 1;
     }
     out[count_at..count_at + 2].copy_from_slice(&count.to_be_bytes());
@@ -360,6 +378,7 @@ impl Frame<'_> {
                 out.push(r.code());
                 finish(out, at);
             }
+            Frame::Text(t) => t.encode(out),
         }
     }
 }

@@ -27,6 +27,7 @@ use super::conn::{Conn, State};
 use super::conns::ConnId;
 use super::event::DiagKind;
 use super::handshake::Direction;
+use super::inbound::Inbound;
 use super::outbox::Cargo;
 use super::reason::Reason;
 use crate::keyring::KeyRing;
@@ -334,8 +335,12 @@ impl Node {
             self.close(id, now, Reason::Rekeyed);
             return false;
         }
-        if let Some(k) = self.conns.get_mut(id).and_then(|c| c.key.as_mut()) {
-            k.wire = Wire::Session(session);
+        if let Some(c) = self.conns.get_mut(id) {
+            // Records carry frames only: no text with a key.
+            c.inbound = Inbound::frames();
+            if let Some(k) = c.key.as_mut() {
+                k.wire = Wire::Session(session);
+            }
         }
         self.send_hello(id, now);
         if leftover.is_empty() {
@@ -359,7 +364,7 @@ impl Node {
                     );
                 }
             }
-            self.close(id, now, Reason::TextHost);
+            self.close(id, now, Reason::TextOff);
             return;
         }
         self.close(id, now, Reason::Key(e));

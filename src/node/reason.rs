@@ -100,11 +100,16 @@ pub enum Reason {
     /// We run without a key and the peer's first bytes are a keyed node's.
     PeerKeyed,
     /// A host of the older text protocol, which is off with a key.
-    TextHost,
+    TextOff,
     /// Made with a key no longer in the ring.
     Rekeyed,
     /// The driver gave no entropy for a keyed handshake (a driver bug).
     NoEntropy,
+    /// A text message or a delivery to a text host is over.
+    TextDone,
+    /// A peer we dialed answered our hello with `Message received`: it is
+    /// a text host, never dialed as a rumor peer again.
+    TextHost,
 }
 
 /// What losing a connection means for its address.
@@ -151,9 +156,11 @@ impl Reason {
             Reason::Key(e) => e.to_string(),
             Reason::Record(e) => e.to_string(),
             Reason::PeerKeyed => "the peer uses a network key (we run without one)".into(),
-            Reason::TextHost => HandshakeError::TextHost.to_string(),
+            Reason::TextOff => HandshakeError::TextHost.to_string(),
             Reason::Rekeyed => "made with a key no longer in the key ring".into(),
             Reason::NoEntropy => "no random bytes for the handshake".into(),
+            Reason::TextDone => "text message over".into(),
+            Reason::TextHost => "it is a text host".into(),
         }
     }
 
@@ -194,12 +201,14 @@ impl Reason {
             | Reason::Unexpected { .. }
             | Reason::SelfConnect
             | Reason::NoPort
-            | Reason::TextHost => Aftermath::Forget,
+            | Reason::TextHost
+            | Reason::TextOff => Aftermath::Forget,
             Reason::Duplicate
             | Reason::Shutdown
             | Reason::Evicted
             | Reason::Full
-            | Reason::IdElsewhere(_) => Aftermath::Keep,
+            | Reason::IdElsewhere(_)
+            | Reason::TextDone => Aftermath::Keep,
             _ if was_peer || outbound => Aftermath::Redial,
             _ => Aftermath::Keep,
         }
