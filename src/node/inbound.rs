@@ -1,6 +1,7 @@
 //! A connection's input: the bytes the driver read, turned into frames, or
 //! into a text host's message. This is the one place bytes become frames,
-//! and where records will be opened once connections can be keyed.
+//! and, with a network key, where the opened records' plaintext comes in
+//! (`keyed.rs` opens them; a keyed connection is frames only).
 //!
 //! What the bytes are is decided here, once per connection
 //! (`docs/PROTOCOL.md`, "Telling them apart"):
