@@ -71,7 +71,9 @@ impl Node {
 
     /// Closes `id` from our side: bookkeeping plus a `Close` output.
     pub(super) fn close(&mut self, id: ConnId, now: Instant, why: Reason) {
-        self.seal(id);
+        if self.cfg.key.is_some() {
+            self.seal(id);
+        }
         if self.drop_conn(id, now, why) {
             self.out.close(id);
         }
@@ -319,7 +321,7 @@ impl Node {
             return false;
         };
         c.live.sent(now);
-        if !self.batch(id, bytes.clone()) {
+        if c.key.is_none() || !self.batch(id, bytes.clone()) {
             self.out.send(id, bytes);
         }
         if newly_congested {
