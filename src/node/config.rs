@@ -44,8 +44,13 @@ pub struct Config {
     /// First redial delay; it doubles per failure up to `redial_max`.
     pub redial_min: Duration,
     pub redial_max: Duration,
-    /// Redials of a lost (not bootstrap) peer before it is forgotten.
+    /// Quick redials (doubling from `redial_min` to `redial_max`). After
+    /// them an address never connected is forgotten, while a bootstrap or
+    /// a lost member is retried every `heal_interval`, forever.
     pub redial_attempts: u32,
+    /// The capped retry interval of bootstrap and member addresses after
+    /// their quick redials (each try drawn from its upper half).
+    pub heal_interval: Duration,
     /// How long to wait for an announced newcomer to dial before dialing it.
     pub announce_grace: Duration,
     /// Longest stdin line (bytes, without the newline).
@@ -79,6 +84,7 @@ impl Config {
             redial_min: Duration::from_millis(250),
             redial_max: Duration::from_secs(10),
             redial_attempts: 8,
+            heal_interval: Duration::from_secs(30),
             announce_grace: Duration::from_secs(1),
             max_line: MAX_PAYLOAD,
             exit_on_eof: false,

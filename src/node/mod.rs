@@ -143,6 +143,7 @@ impl Node {
             min: cfg.redial_min,
             max: cfg.redial_max,
             attempts: cfg.redial_attempts,
+            heal: cfg.heal_interval,
         };
         Node {
             timeouts: Timeouts {
