@@ -23,7 +23,7 @@ _rumor() {
 
     case "${cmd}" in
         rumor)
-            opts="-q -v -h -V --port --bind --period --bootstrap --connect --exit-on-eof --json --quiet --verbose --help --version"
+            opts="-q -v -h -V --port --bind --advertise --period --bootstrap --connect --exit-on-eof --json --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -34,6 +34,10 @@ _rumor() {
                     return 0
                     ;;
                 --bind)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --advertise)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

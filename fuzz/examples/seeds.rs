@@ -33,6 +33,7 @@ fn frames() -> Vec<(&'static str, Vec<u8>)> {
         flags: 0,
         node_id: 0x0123_4567_89ab_cdef,
         listen_port: 7001,
+        advertised: None,
     });
     let long = vec![b'x'; 300];
     let mut v = vec![
@@ -44,6 +45,7 @@ fn frames() -> Vec<(&'static str, Vec<u8>)> {
                 flags: 0x80,
                 node_id: u64::MAX,
                 listen_port: u16::MAX,
+                advertised: Some("[2001:db8::7]:9".parse().unwrap()),
             })),
         ),
         ("peers-empty", enc(&Frame::Peers(vec![]))),

@@ -556,6 +556,7 @@ fn raw_peer(addr: SocketAddr) -> io::Result<TcpStream> {
         flags: 0,
         node_id: fastrand::u64(1..),
         listen_port: port,
+        advertised: None,
     })))?;
     Ok(s)
 }

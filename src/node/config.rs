@@ -11,6 +11,9 @@ use crate::wire::MAX_PAYLOAD;
 pub struct Config {
     /// The address this node listens on (its port is the real one).
     pub listen: SocketAddr,
+    /// The address peers should dial and print (`--advertise`), when it is
+    /// not `listen`.
+    pub advertise: Option<SocketAddr>,
     /// How often to send a random message; `None` sends none.
     pub period: Option<Duration>,
     /// Peers to join through.
@@ -69,6 +72,7 @@ impl Config {
     pub fn new(listen: SocketAddr) -> Self {
         Config {
             listen,
+            advertise: None,
             period: Some(Duration::from_secs(5)),
             bootstrap: Vec::new(),
             keepalive_interval: Duration::from_secs(1),
@@ -91,6 +95,20 @@ impl Config {
             leave_timeout: Duration::from_secs(5),
             join_timeout: Duration::from_secs(10),
         }
+    }
+
+    /// The address this node is known by: `advertise`, else `listen`
+    /// (unspecified when bound to every interface without `--advertise`:
+    /// then each peer knows it by the IP it reached it at).
+    pub fn name(&self) -> SocketAddr {
+        self.advertise.unwrap_or(self.listen)
+    }
+
+    /// The address our hellos carry: `advertise`, when peers could not
+    /// tell it from the connection (it is not `listen`). Otherwise the
+    /// hello has the v1 layout.
+    pub fn hello_advertised(&self) -> Option<SocketAddr> {
+        self.advertise.filter(|&a| a != self.listen)
     }
 
     /// Most connections of any state: peers plus handshakes.

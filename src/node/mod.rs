@@ -13,7 +13,8 @@
 //! input ([`inbound`]), deadlines ([`liveness`]) and queue ([`outbox`]);
 //! the handshake rules ([`handshake`]); the established peers ([`peers`]);
 //! the address book ([`addrbook`]); the join ([`membership`]); stdin lines
-//! ([`lines`]); random messages ([`chatter`]); the output queue
+//! ([`lines`]); random messages ([`chatter`]); the node's own name
+//! (`naming`); the output queue
 //! ([`output`]) and its events ([`event`]); close reasons ([`reason`]);
 //! every limit ([`config`]).
 
@@ -32,6 +33,7 @@ mod leaving;
 pub mod lines;
 pub mod liveness;
 pub mod membership;
+mod naming;
 pub mod outbox;
 pub mod output;
 mod peering;
@@ -157,7 +159,7 @@ impl Node {
             start: now,
             conns: ConnTable::default(),
             peers: peers::PeerSet::default(),
-            book: AddrBook::new(cfg.listen, cfg.max_known, backoff),
+            book: AddrBook::new(cfg.name(), cfg.max_known, backoff),
             outbox: Outbox::new(cfg.max_unsent, cfg.max_unsent_total),
             members: Membership::default(),
             wheel: Wheel::new(now),
@@ -243,7 +245,7 @@ impl Node {
             })
             .collect();
         View {
-            addr: self.cfg.listen,
+            addr: self.cfg.name(),
             peers,
             known: self.book.len(),
             retrying: self.book.retrying(),
@@ -274,7 +276,8 @@ impl Node {
     /// the period timer.
     pub fn handle_start(&mut self, now: Instant) {
         let at = self.elapsed(now);
-        self.out.listening(at, self.cfg.listen);
+        self.out.listening(at, self.cfg.name());
+        self.note_name(now);
         if let Some(t) = self.period.start(now) {
             self.wheel.insert(t, Timer::Period);
         }

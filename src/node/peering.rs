@@ -30,7 +30,8 @@ impl Node {
         };
         let listed = c.is_outbound() && c.listed();
         c.hello_sent(now);
-        let hello = handshake::hello(self.id, self.cfg.listen.port(), listed);
+        let advertised = self.cfg.hello_advertised();
+        let hello = handshake::hello(self.id, self.cfg.listen.port(), listed, advertised);
         self.send_frame(id, &Frame::Hello(hello), now);
     }
 
@@ -43,6 +44,13 @@ impl Node {
             c.mark_listed();
         }
         let listen = handshake::listen_addr(dir, remote, &h);
+        if let Some(claim) = handshake::unproven_claim(dir, remote, &h) {
+            self.diag(
+                now,
+                DiagKind::Handshake,
+                format_args!("handshake with {remote}: it advertises {claim}, not on its own IP; known as {listen}"),
+            );
+        }
         let existing = self.peers.by_id(h.node_id).and_then(|other| {
             let o = self.conns.get(other)?;
             Some(Existing {

@@ -341,6 +341,7 @@ impl RawPeer {
             flags: 0,
             node_id,
             listen_port,
+            advertised: None,
         })
         .encode(&mut buf);
         stream.write_all(&buf).unwrap();

@@ -271,3 +271,65 @@ fn a_node_whose_only_bootstrap_is_down_at_start_joins_when_it_comes_up() {
     let mut nodes = vec![first, late];
     everyone_hears_everyone(&mut nodes, &[0, 1], "late");
 }
+
+#[test]
+fn nodes_on_every_interface_and_behind_a_forwarded_port_are_known_by_their_advertised_address() {
+    let Some(lab) = Lab::new(
+        "nodes_on_every_interface_and_behind_a_forwarded_port_are_known_by_their_advertised_address",
+        3,
+    ) else {
+        return;
+    };
+    // Host 1 forwards port 7100 to its node's 7000, and says so.
+    lab.forward(1, 7100, PORT);
+    let port = PORT.to_string();
+    let first = lab.hosts[0].rumor(&["--bind", "0.0.0.0", "--port", &port, "--period", "off"]);
+    assert!(
+        first.err.wait(WAIT, |l| l
+            .iter()
+            .any(|l| l.contains("listening on every interface"))),
+        "stderr {:?}",
+        first.err.snapshot()
+    );
+    let boot = lab.hosts[0].at(PORT).to_string();
+    let advertised = lab.hosts[1].at(7100).to_string();
+    let forwarded = lab.hosts[1].rumor(&[
+        "--bind",
+        "0.0.0.0",
+        "--port",
+        &port,
+        "--advertise",
+        &advertised,
+        "--connect",
+        &boot,
+        "--period",
+        "off",
+    ]);
+    assert_eq!(forwarded.addr.to_string(), advertised);
+    let third = node(&lab, 2, &[0], &[]);
+    // The third node learned the forwarded one from a peer list, under its
+    // advertised address, and reached it there.
+    let want = format!("Connected to the peers at [\"{boot}\", \"{advertised}\"]");
+    assert!(
+        third.wait_line(WAIT, |l| l == want),
+        "stdout {:?}",
+        third.out.snapshot()
+    );
+    let want = format!("Connected to the peer at \"{advertised}\"");
+    assert!(
+        first.wait_line(WAIT, |l| l == want),
+        "{:?}",
+        first.out.snapshot()
+    );
+    let mut nodes = [first, forwarded, third];
+    let names = [boot, advertised, lab.hosts[2].at(PORT).to_string()];
+    for (i, n) in nodes.iter_mut().enumerate() {
+        n.type_line(&format!("hello from {i}"));
+    }
+    for (i, n) in nodes.iter().enumerate() {
+        for j in (0..3).filter(|&j| j != i) {
+            let want = format!("Received message [hello from {j}] from \"{}\"", names[j]);
+            assert!(n.wait_line(WAIT, |l| l == want), "node {i}: {want}");
+        }
+    }
+}

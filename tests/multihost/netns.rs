@@ -189,6 +189,16 @@ impl Lab {
         run("ip", &["-n", &self.bridge, "link", "set", &port, state]);
     }
 
+    /// Host `i` forwards TCP port `from` to its own port `to` (as a router
+    /// forwarding a public port would).
+    pub fn forward(&self, i: usize, from: u16, to: u16) {
+        let rules = format!(
+            "table ip portmap {{\n chain prerouting {{\n  type nat hook prerouting priority -100; policy accept;\n  tcp dport {from} redirect to :{to}\n }}\n}}\n"
+        );
+        let ns = &self.hosts[i].ns;
+        run_input("ip", &["netns", "exec", ns, "nft", "-f", "-"], Some(&rules));
+    }
+
     /// Every host drops `percent` % of the packets it receives, at random.
     pub fn lossy(&self, percent: u32) {
         let rules = format!(
