@@ -34,7 +34,8 @@ pub struct Args {
     #[arg(long, default_value = "5s", value_parser = parse_period, value_name = "DURATION")]
     pub period: Period,
 
-    /// A peer to join through (repeatable); host names resolve.
+    /// A peer to join through (repeatable); host names resolve, and one
+    /// that does not resolve yet is retried.
     /// Example: --connect 127.0.0.1:8080
     #[arg(long = "connect", visible_alias = "bootstrap", value_name = "HOST:PORT", value_parser = parse_peer)]
     pub connect: Vec<Peer>,
@@ -97,11 +98,17 @@ pub fn parse_period(s: &str) -> Result<Period, String> {
     Ok(Period(Some(d)))
 }
 
-/// A peer to join through, as typed and as resolved.
+/// A peer to join through, as typed and as resolved. A host name that
+/// does not resolve at start has no addresses yet: the node retries it
+/// (names often resolve only once a network is up).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Peer {
     pub text: String,
+    pub host: String,
+    pub port: u16,
     pub addrs: Vec<SocketAddr>,
+    /// Why it did not resolve, when it did not.
+    pub unresolved: Option<String>,
 }
 
 impl Peer {
@@ -131,16 +138,19 @@ pub fn parse_peer(s: &str) -> Result<Peer, String> {
     if host.is_empty() {
         return Err(format!("'{s}' has no host (expected HOST:PORT)"));
     }
-    let addrs: Vec<SocketAddr> = (host, port)
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve '{host}': {e}"))?
-        .collect();
-    if addrs.is_empty() {
-        return Err(format!("'{host}' resolves to no address"));
+    if host.parse::<IpAddr>().is_err() && !valid_host_name(host) {
+        return Err(format!("'{host}' is neither an IP address nor a host name"));
     }
+    let (addrs, unresolved) = match resolve(host, port) {
+        Ok(a) => (a, None),
+        Err(e) => (Vec::new(), Some(e)),
+    };
     Ok(Peer {
         text: s.to_string(),
+        host: host.to_string(),
+        port,
         addrs,
+        unresolved,
     })
 }
 
@@ -148,6 +158,9 @@ pub fn parse_peer(s: &str) -> Result<Peer, String> {
 /// so never an unspecified one.
 pub fn parse_advertise(s: &str) -> Result<Peer, String> {
     let mut p = parse_peer(s)?;
+    if let Some(why) = &p.unresolved {
+        return Err(format!("cannot resolve '{}': {why}", p.host));
+    }
     p.addrs.retain(|a| !a.ip().is_unspecified());
     if p.addrs.is_empty() {
         return Err(format!(
@@ -156,6 +169,38 @@ pub fn parse_advertise(s: &str) -> Result<Peer, String> {
         ));
     }
     Ok(p)
+}
+
+/// Resolves `host` (blocking, as getaddrinfo is); an error says why.
+pub fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
+    let addrs: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| {
+            let e = e.to_string();
+            // getaddrinfo's words, without its "failed to lookup address
+            // information: " preamble.
+            e.rsplit(": ").next().unwrap_or(&e).to_lowercase()
+        })?
+        .collect();
+    if addrs.is_empty() {
+        return Err("it has no address".into());
+    }
+    Ok(addrs)
+}
+
+/// RFC 1123 host name syntax: dot-separated labels of letters, digits and
+/// hyphens, none empty, none starting or ending with a hyphen.
+fn valid_host_name(host: &str) -> bool {
+    let host = host.strip_suffix('.').unwrap_or(host);
+    !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        })
 }
 
 #[cfg(test)]
@@ -217,8 +262,20 @@ mod tests {
             "127.0.0.1:99999",
             ":80",
             "127.0.0.1:0",
+            "bad_host!:80",
+            "-x.example:80",
+            "a..b:80",
         ] {
             assert!(parse_peer(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_name_that_does_not_resolve_yet_is_kept_with_its_reason() {
+        // `.invalid` never resolves (RFC 6761).
+        let p = parse_peer("later.invalid:8080").unwrap();
+        assert!(p.addrs.is_empty());
+        assert!(p.unresolved.is_some());
+        assert_eq!((p.host.as_str(), p.port), ("later.invalid", 8080));
     }
 }

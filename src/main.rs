@@ -29,7 +29,8 @@ fn main() -> ExitCode {
             _ => Level::Notice,
         },
     };
-    match shell::run(cfg, fastrand::u64(..), opts) {
+    cfg.unresolved_bootstraps = args.connect.iter().filter(|p| p.addrs.is_empty()).count();
+    match shell::run(cfg, fastrand::u64(..), opts, &args.connect) {
         Ok(shell::Exit::Clean) => ExitCode::SUCCESS,
         Ok(shell::Exit::Departed(o)) if o.complete() => ExitCode::SUCCESS,
         Ok(shell::Exit::Departed(o)) => {

@@ -692,13 +692,7 @@ fn the_core_dials_only_valid_peer_list_entries_and_leaves_room_for_joins() {
         )
     }));
     node.feed_frame(conn, Frame::Peers(list), now);
-    let dials: Vec<SocketAddr> = drain(&mut node)
-        .into_iter()
-        .filter_map(|o| match o {
-            Out::Dial(_, addr) => Some(addr),
-            _ => None,
-        })
-        .collect();
+    let dials = dials(drain(&mut node));
     let cap = node.config().max_pending / 2;
     assert_eq!(dials.len(), cap, "{dials:?}");
     assert_eq!(dials[0], at("127.0.0.1:7005"));

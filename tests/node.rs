@@ -222,7 +222,7 @@ fn command_line_errors_are_one_line_with_the_right_exit_code() {
         &["--bind", "not-an-ip"],
         &["--connect", "127.0.0.1"],
         &["--connect", "127.0.0.1:0"],
-        &["--connect", "no-such-host.invalid:80"],
+        &["--connect", "bad_host!:80"],
         &["--frobnicate"],
     ] {
         let (code, out, err) = run(args);
@@ -454,4 +454,19 @@ fn a_goodbye_is_heard_even_by_a_peer_busy_sending_to_the_leaver() {
         b.wait_exit(T);
         let _ = flood.join();
     }
+}
+
+#[test]
+fn a_host_name_that_does_not_resolve_yet_is_retried_not_refused() {
+    // `.invalid` never resolves (RFC 6761): the node keeps trying, with
+    // backoff, and says so, instead of exiting with a usage error.
+    let mut n = Rumor::start(&["--period", "off", "--connect", "later.invalid:9"]);
+    let said = |ms: u32| {
+        let want = "rumor: cannot resolve later.invalid (";
+        let tail = format!("); retrying in {ms}ms");
+        move |l: &[String]| l.iter().any(|l| l.starts_with(want) && l.ends_with(&tail))
+    };
+    assert!(n.err.wait(T, said(250)), "{:?}", n.err.snapshot());
+    assert!(n.err.wait(T, said(500)), "{:?}", n.err.snapshot());
+    assert!(n.alive(), "still running");
 }

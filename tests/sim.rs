@@ -10,7 +10,7 @@ fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }
 
-fn period(p: Option<u64>) -> impl FnOnce(&mut rumor::node::Config) {
+fn period(p: Option<u64>) -> impl Fn(&mut rumor::node::Config) + Copy {
     move |c| c.period = p.map(Duration::from_millis)
 }
 
@@ -41,6 +41,16 @@ fn check_exactly_once(sim: &Sim) -> usize {
     let wrong: Vec<_> = promised.iter().filter(|(_, n)| **n != 0).collect();
     assert!(wrong.is_empty(), "sent and received differ: {wrong:?}");
     promised.len()
+}
+
+/// Three nodes joined through the first, each tuned by `tune`; returns
+/// once they form a full mesh.
+fn three_node_mesh(sim: &mut Sim, tune: impl Fn(&mut rumor::node::Config) + Copy) {
+    for i in 0..3 {
+        let boot: &[usize] = if i == 0 { &[] } else { &[0] };
+        sim.add(boot, tune);
+    }
+    assert!(sim.run_until(secs(1), |s| s.full_mesh()));
 }
 
 #[test]
@@ -156,11 +166,7 @@ fn stdin_lines_reach_every_peer_once() {
 #[test]
 fn a_peer_dying_silently_is_dropped_by_keepalive_and_the_rest_carry_on() {
     let mut sim = Sim::new(6, Instant::now());
-    for i in 0..3 {
-        let boot: &[usize] = if i == 0 { &[] } else { &[0] };
-        sim.add(boot, period(Some(1000)));
-    }
-    assert!(sim.run_until(secs(1), |s| s.full_mesh()));
+    three_node_mesh(&mut sim, period(Some(1000)));
     sim.kill(0);
     let killed_at = sim.now;
     let gone = "Disconnected from the peer at \"127.0.0.1:9000\" (silent too long)";
@@ -181,11 +187,7 @@ fn a_peer_dying_silently_is_dropped_by_keepalive_and_the_rest_carry_on() {
 #[test]
 fn a_killed_bootstrap_node_restarted_is_heard_again() {
     let mut sim = Sim::new(7, Instant::now());
-    for i in 0..3 {
-        let boot: &[usize] = if i == 0 { &[] } else { &[0] };
-        sim.add(boot, period(Some(1000)));
-    }
-    assert!(sim.run_until(secs(1), |s| s.full_mesh()));
+    three_node_mesh(&mut sim, period(Some(1000)));
     sim.kill(0);
     sim.run_for(secs(5));
     sim.add_at(Sim::addr_of(0), vec![], period(Some(1000)));
@@ -233,11 +235,7 @@ fn an_unreachable_bootstrap_is_retried_with_backoff_until_it_appears() {
 #[test]
 fn shutdown_says_goodbye_and_is_not_redialed() {
     let mut sim = Sim::new(9, Instant::now());
-    for i in 0..3 {
-        let boot: &[usize] = if i == 0 { &[] } else { &[0] };
-        sim.add(boot, period(None));
-    }
-    assert!(sim.run_until(secs(1), |s| s.full_mesh()));
+    three_node_mesh(&mut sim, period(None));
     sim.shutdown(2);
     sim.run_for(Duration::from_millis(1));
     for n in &sim.nodes[..2] {
@@ -353,11 +351,7 @@ fn a_node_whose_bootstrap_is_down_finishes_joining_when_a_peer_joins_it() {
 #[test]
 fn a_notifier_sends_its_lines_says_goodbye_and_every_peer_confirms() {
     let mut sim = Sim::new(12, Instant::now());
-    for i in 0..3 {
-        let boot: &[usize] = if i == 0 { &[] } else { &[0] };
-        sim.add(boot, period(None));
-    }
-    assert!(sim.run_until(secs(1), |s| s.full_mesh()));
+    three_node_mesh(&mut sim, period(None));
     let n = sim.add(&[1], |c| {
         c.period = None;
         c.exit_on_eof = true;

@@ -18,6 +18,10 @@ pub struct Config {
     pub period: Option<Duration>,
     /// Peers to join through.
     pub bootstrap: Vec<SocketAddr>,
+    /// Bootstrap host names the driver is still resolving: the node starts
+    /// joining even with no address yet, and each resolved one comes in
+    /// through [`super::Node::handle_bootstrap`].
+    pub unresolved_bootstraps: usize,
     /// Send a keepalive after this long without sending anything.
     pub keepalive_interval: Duration,
     /// Drop a peer heard nothing from for this long.
@@ -75,6 +79,7 @@ impl Config {
             advertise: None,
             period: Some(Duration::from_secs(5)),
             bootstrap: Vec::new(),
+            unresolved_bootstraps: 0,
             keepalive_interval: Duration::from_secs(1),
             keepalive_timeout: Duration::from_secs(3),
             handshake_timeout: Duration::from_secs(3),

@@ -282,24 +282,32 @@ impl Node {
             self.wheel.insert(t, Timer::Period);
         }
         let boots = self.cfg.bootstrap.clone();
-        let joining = boots.iter().any(|&a| !self.book.is_self(a));
+        let joining =
+            boots.iter().any(|&a| !self.book.is_self(a)) || self.cfg.unresolved_bootstraps > 0;
         self.members.start(joining);
         if joining && self.departure.armed() {
             self.wheel
                 .insert(now + self.cfg.join_timeout, Timer::JoinLimit);
         }
         for addr in boots {
-            if self.book.is_self(addr) {
-                self.diag(
-                    now,
-                    DiagKind::Config,
-                    format_args!("not joining through {addr}: that is this node"),
-                );
-                continue;
-            }
-            self.book.add_bootstrap(addr);
-            self.dial(addr, now);
+            self.handle_bootstrap(addr, now);
         }
+    }
+
+    /// A bootstrap address: dialed, and kept as bootstraps are. Called for
+    /// each configured one at start, and by the driver for a host name
+    /// that resolved later.
+    pub fn handle_bootstrap(&mut self, addr: SocketAddr, now: Instant) {
+        if self.book.is_self(addr) {
+            self.diag(
+                now,
+                DiagKind::Config,
+                format_args!("not joining through {addr}: that is this node"),
+            );
+            return;
+        }
+        self.book.add_bootstrap(addr);
+        self.dial(addr, now);
     }
 
     /// A connection was accepted from `remote`. Returns its id, or `None`

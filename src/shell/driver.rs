@@ -124,6 +124,13 @@ impl Io {
         }
     }
 
+    /// A notice of the shell's own on stderr, unless `-q`.
+    pub(super) fn notice(&self, text: &str) {
+        if Level::Notice <= self.level {
+            diag(&format::diag_line(text));
+        }
+    }
+
     /// Appends a stdout line, writing out once a chunk has built up.
     pub(super) fn log(&mut self, at: Duration, event: &Event<'_>) {
         self.format.line(&mut self.stdout, at, event);

@@ -17,6 +17,7 @@
 //!   instead of spinning.
 
 mod driver;
+mod names;
 mod sock;
 mod stdin;
 mod stdio;
@@ -29,6 +30,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use signal_hook_mio::v1_0::Signals;
 
+use crate::cli::Peer;
 use crate::format::{self, Format, Style};
 use crate::node::departure::Outcome;
 use crate::node::{Config, ConnId, Level, Node, Reason};
@@ -93,11 +95,17 @@ pub struct Shell {
     shutting_down: bool,
     /// When the node started (the core's zero for event times).
     start: Instant,
+    /// Bootstrap host names still to resolve.
+    names: names::Names,
 }
 
 /// Binds, prints the address and runs until a signal. Errors are the ones
 /// that stop the node before it runs (the port is taken, say).
-pub fn run(mut cfg: Config, seed: u64, opts: Options) -> io::Result<Exit> {
+/// Binds, prints the address and runs until a signal (or, with
+/// `--exit-on-eof`, until the departure is over). `names` are the
+/// bootstrap peers given by host name that did not resolve at start:
+/// retried until they do.
+pub fn run(mut cfg: Config, seed: u64, opts: Options, names: &[Peer]) -> io::Result<Exit> {
     let std_listener = std::net::TcpListener::bind(cfg.listen).map_err(|e| {
         io::Error::new(
             e.kind(),
@@ -121,6 +129,7 @@ pub fn run(mut cfg: Config, seed: u64, opts: Options) -> io::Result<Exit> {
         .register(&mut signals, SIGNALS, Interest::READABLE)?;
 
     let source = Some(cfg.listen.ip()).filter(|ip| !ip.is_unspecified());
+    let cfg_listen = cfg.listen;
     let now = Instant::now();
     let node = Node::new(cfg, seed, now);
     let mut shell = Shell {
@@ -148,7 +157,16 @@ pub fn run(mut cfg: Config, seed: u64, opts: Options) -> io::Result<Exit> {
         signals,
         shutting_down: false,
         start: now,
+        names: names::Names::new(names, cfg_listen.ip(), now),
     };
+    for p in names.iter().filter(|p| p.addrs.is_empty()) {
+        let why = p.unresolved.as_deref().unwrap_or("no address");
+        shell.io.notice(&format!(
+            "cannot resolve {} ({why}); retrying in {}ms",
+            p.host,
+            names::Names::delay(1).as_millis()
+        ));
+    }
     shell.open_stdin();
     shell.node.handle_start(now);
     if matches!(shell.stdin, Stdin::Closed) {
@@ -184,6 +202,7 @@ impl Shell {
                 for t in [
                     self.accept_paused_until,
                     self.io.lingering.iter().map(|l| l.until).min(),
+                    self.names.next_due(),
                 ]
                 .into_iter()
                 .flatten()
@@ -243,6 +262,9 @@ impl Shell {
                 }
             }
             self.read_stdin(now);
+            if self.names.next_due().is_some_and(|t| t <= now) {
+                self.resolve_names(now);
+            }
             if self.node.poll_timeout().is_some_and(|t| t <= now) {
                 self.node.handle_timeout(now);
                 self.drain();
@@ -490,6 +512,30 @@ impl Shell {
             return Err(e);
         }
         write_out(&mut self.io.stdout)
+    }
+
+    /// Looks up the bootstrap names that are due; a resolved one is dialed.
+    fn resolve_names(&mut self, now: Instant) {
+        for l in self.names.lookup_due(now) {
+            match l {
+                names::Lookup::Resolved { host, addr } => {
+                    self.io.notice(&format!(
+                        "{host} resolves to {}; joining through it",
+                        addr.ip()
+                    ));
+                    self.node.handle_bootstrap(addr, now);
+                    self.drain();
+                }
+                names::Lookup::Failed {
+                    host,
+                    why,
+                    retry_in,
+                } => self.io.notice(&format!(
+                    "cannot resolve {host} ({why}); retrying in {}ms",
+                    retry_in.as_millis()
+                )),
+            }
+        }
     }
 
     /// SIGUSR1: the membership report, on stderr in text mode (stdout
