@@ -3,18 +3,17 @@
 //! node's own addresses under other names, and the queue of dials waiting
 //! for a free slot. Capped at `max_known` entries (own addresses too).
 //!
-//! The healing rule (docs/PROTOCOL.md): bootstrap addresses are never
-//! forgotten, and an address that was once an established peer (a
-//! *member*) is never given up on either: after `attempts` quick retries
-//! it is retried every `heal` (with jitter) for as long as it is not
-//! connected, so a partition of any length heals. Only an address that
-//! left with GOODBYE, or one never reached (learned from a list), stops.
+//! Bootstrap addresses are never forgotten, and an address that was once
+//! an established peer (a *member*) is kept and retried for as long as it
+//! is not connected, by the rule in [`super::heal`].
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::conns::ConnId;
+pub use super::heal::Backoff;
+use super::heal::Standing;
 use crate::wire::NodeId;
 
 /// One remembered address.
@@ -60,20 +59,6 @@ impl Known {
     pub fn is_member(&self) -> bool {
         self.member
     }
-}
-
-/// The redial rule's numbers.
-#[derive(Clone, Copy, Debug)]
-pub struct Backoff {
-    pub min: Duration,
-    pub max: Duration,
-    /// Quick retries (doubling from `min` to `max`): after them an address
-    /// never connected is forgotten, and a member or bootstrap address is
-    /// retried every `heal`.
-    pub attempts: u32,
-    /// The retry interval of a member or bootstrap address after its quick
-    /// retries: each try is drawn from the upper half of it (jitter).
-    pub heal: Duration,
 }
 
 /// The outcome of [`AddrBook::failed`].
@@ -309,10 +294,12 @@ impl AddrBook {
             return Redial::No;
         };
         k.failures = k.failures.saturating_add(1);
-        let keep_bootstrap = k.bootstrap && !have_peers;
-        let keep_member = k.member && k.wanted;
-        let keep_wanted = k.wanted && k.failures <= b.attempts;
-        if !(keep_bootstrap || keep_member || keep_wanted) || leaving {
+        let standing = Standing {
+            bootstrap: k.bootstrap,
+            member: k.member,
+            wanted: k.wanted,
+        };
+        if !b.keeps(standing, k.failures, have_peers) || leaving {
             if k.bootstrap {
                 k.retry_at = None;
             } else {
@@ -320,14 +307,7 @@ impl AddrBook {
             }
             return Redial::No;
         }
-        let exp = k.failures.saturating_sub(1).min(16);
-        let base = if k.failures > b.attempts {
-            b.heal.max(b.max)
-        } else {
-            b.min.saturating_mul(1 << exp).min(b.max)
-        };
-        // Full jitter over the upper half of the step.
-        let delay = base / 2 + base.mul_f64(rng.f64() / 2.0);
+        let delay = b.delay(k.failures, rng);
         let at = now + delay;
         k.retry_at = Some(at);
         Redial::At {

@@ -12,9 +12,9 @@
 //! the connection table ([`conns`]), each connection ([`conn`]) with its
 //! input ([`inbound`]), deadlines ([`liveness`]) and queue ([`outbox`]);
 //! the handshake rules ([`handshake`]); the established peers ([`peers`]);
-//! the address book ([`addrbook`]); the join ([`membership`]); stdin lines
-//! ([`lines`]); random messages ([`chatter`]); the node's own name
-//! (`naming`); the output queue
+//! the address book ([`addrbook`]) and its retry rule ([`heal`]); the join
+//! ([`membership`]); stdin lines ([`lines`]); random messages
+//! ([`chatter`]); the node's own name (`naming`); the output queue
 //! ([`output`]) and its events ([`event`]); close reasons ([`reason`]);
 //! every limit ([`config`]).
 
@@ -28,6 +28,7 @@ mod dialing;
 pub mod drive;
 pub mod event;
 pub mod handshake;
+pub mod heal;
 pub mod inbound;
 mod leaving;
 pub mod lines;
