@@ -102,7 +102,7 @@ impl Lab {
         let root = unsafe { libc::geteuid() } == 0;
         let tools = works("ip", &["-V"]) && works("nft", &["--version"]);
         if !root || !tools {
-            println!("SKIPPED: {test} (needs root, ip and nft)");
+            skipped(test, "needs root, ip and nft");
             return None;
         }
         remove_stale();
@@ -113,7 +113,7 @@ impl Lab {
         );
         let bridge = format!("{id}-sw");
         if !works("ip", &["netns", "add", &bridge]) {
-            println!("SKIPPED: {test} (cannot make a network namespace here)");
+            skipped(test, "cannot make a network namespace here");
             return None;
         }
         let mut lab = Lab {
@@ -236,6 +236,13 @@ impl Drop for Lab {
         }
         let _ = works("ip", &["netns", "del", &self.bridge]);
     }
+}
+
+/// Says that `test` did not run, on stderr itself: libtest captures only
+/// the `print!` macros, so this line shows in a plain `cargo test` too.
+fn skipped(test: &str, why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {test} ({why})");
 }
 
 /// Deletes the namespaces of labs whose test process is gone (killed
