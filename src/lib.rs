@@ -4,11 +4,15 @@
 //! [`wheel`] the timer wheel, [`node`] the sans-IO protocol core, [`shell`]
 //! the mio event loop that drives it, [`format`] turns the core's events
 //! into the task's lines or JSON, [`oserr`] words OS errors, and [`sim`] an
-//! in-memory network that drives many cores on a virtual clock for tests.
+//! in-memory network that drives many cores on a virtual clock for tests
+//! (`harness` is support code for the tests and the benchmark: threads,
+//! processes, `/proc`; never used by the node).
 
 pub mod capture;
 pub mod cli;
 pub mod format;
+#[doc(hidden)]
+pub mod harness;
 pub mod node;
 pub mod oserr;
 pub mod scan;

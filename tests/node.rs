@@ -4,12 +4,9 @@
 mod common;
 
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
-
-const T: Duration = Duration::from_secs(10);
 
 fn received_from(lines: &[String], from: &Rumor) -> usize {
     let tail = format!("] from {}", from.name());
@@ -26,7 +23,7 @@ fn sent(lines: &[String]) -> usize {
 fn three_peers() -> (Rumor, Rumor, Rumor) {
     let a = Rumor::start(&["--period", "0.5"]);
     let b = Rumor::start(&["--period", "0.6", "--connect", &a.addr.to_string()]);
-    assert!(b.wait_peers(T, &[&a]));
+    b.wait_peers(&[&a]);
     let c = Rumor::start(&["--period", "0.7", "--connect", &a.addr.to_string()]);
     (a, b, c)
 }
@@ -38,19 +35,19 @@ fn the_tasks_three_peer_example() {
     let mut both = [a.name(), b.name()];
     both.sort();
     let line = format!("Connected to the peers at [{}]", both.join(", "));
-    assert!(c.wait_line(T, |l| l == line), "{:?}", c.out.snapshot());
+    c.wait_line(&line);
     assert_eq!(
         body(&c.out.snapshot()[1]),
         line,
         "the join is reported at once"
     );
     for (n, others) in [(&a, [&b, &c]), (&b, [&a, &c]), (&c, [&a, &b])] {
-        assert!(n.wait_peers(T, &others), "{:?}", n.out.snapshot());
+        n.wait_peers(&others);
     }
     // Every node sends a few times, and every message is printed once by
     // each peer it went to, naming its sender.
     for n in [&a, &b, &c] {
-        assert!(n.out.wait(T, |l| sent(l) >= 3));
+        n.wait_out("3 of its own messages sent", |l| sent(l) >= 3);
     }
     let checked = assert_exactly_once(&[&a, &b, &c]);
     assert!(checked >= 18, "{checked}");
@@ -86,23 +83,25 @@ fn the_tasks_three_peer_example() {
 #[test]
 fn killing_the_first_node_loses_nothing_for_the_others_and_its_restart_is_heard() {
     let (mut a, b, c) = three_peers();
-    assert!(c.wait_peers(T, &[&a, &b]));
+    c.wait_peers(&[&a, &b]);
     let port = a.addr.port().to_string();
     let a_name = a.name();
     a.signal(SIGKILL);
-    a.wait_exit(T).expect("killed");
+    a.wait_exit();
     for n in [&b, &c] {
-        assert!(n.wait_line(T, |l| {
-            l.starts_with(&format!("Disconnected from the peer at {a_name}"))
-        }));
+        n.wait_prefix(&format!("Disconnected from the peer at {a_name}"));
     }
     // The other two keep exchanging.
     let (b0, c0) = (
         received_from(&b.out.snapshot(), &c),
         received_from(&c.out.snapshot(), &b),
     );
-    assert!(b.out.wait(T, |l| received_from(l, &c) >= b0 + 2));
-    assert!(c.out.wait(T, |l| received_from(l, &b) >= c0 + 2));
+    b.wait_out(&format!("2 more messages from {}", c.name()), |l| {
+        received_from(l, &c) >= b0 + 2
+    });
+    c.wait_out(&format!("2 more messages from {}", b.name()), |l| {
+        received_from(l, &b) >= c0 + 2
+    });
     assert_exactly_once(&[&b, &c]);
     // Restarted on the same port, it is redialed and heard again.
     let a2 = Rumor::start_with(
@@ -111,14 +110,12 @@ fn killing_the_first_node_loses_nothing_for_the_others_and_its_restart_is_heard(
     );
     assert_eq!(a2.name(), a_name);
     for n in [&b, &c] {
-        assert!(n.wait_line(T, |l| l == format!("Connected to the peer at {a_name}")));
-        assert!(
-            n.out.wait(T, |l| received_from(l, &a2) >= 2),
-            "{:?}",
-            n.out.snapshot()
-        );
+        n.wait_line(&format!("Connected to the peer at {a_name}"));
+        n.wait_out(&format!("2 messages from {a_name}"), |l| {
+            received_from(l, &a2) >= 2
+        });
     }
-    assert!(a2.wait_peers(T, &[&b, &c]));
+    a2.wait_peers(&[&b, &c]);
     assert_exactly_once(&[&a2, &b, &c]);
 }
 
@@ -127,15 +124,13 @@ fn a_stdin_line_reaches_every_peer() {
     let a = Rumor::start(&["--period", "off"]);
     let mut b = Rumor::start(&["--period", "off", "--connect", &a.addr.to_string()]);
     let c = Rumor::start(&["--period", "off", "--connect", &a.addr.to_string()]);
-    assert!(c.wait_peers(T, &[&a, &b]));
-    assert!(b.wait_peers(T, &[&a, &c]));
+    c.wait_peers(&[&a, &b]);
+    b.wait_peers(&[&a, &c]);
     b.type_line("hello mesh, from b");
     let want = format!("Received message [hello mesh, from b] from {}", b.name());
-    assert!(a.wait_line(T, |l| l == want));
-    assert!(c.wait_line(T, |l| l == want));
-    assert!(b.wait_line(T, |l| {
-        l.starts_with("Sending message [hello mesh, from b] to [")
-    }));
+    a.wait_line(&want);
+    c.wait_line(&want);
+    b.wait_prefix("Sending message [hello mesh, from b] to [");
     assert_eq!(assert_exactly_once(&[&a, &b, &c]), 2);
 }
 
@@ -150,28 +145,32 @@ fn a_node_with_stdin_closed_or_null_stays_up_and_serves() {
     );
     let mut b = Rumor::start(&["--period", "0.3", "--connect", &a.addr.to_string()]);
     drop(b.stdin.take());
-    assert!(a.wait_peers(T, &[&b]));
-    assert!(a.out.wait(T, |l| received_from(l, &b) >= 3));
-    assert!(b.out.wait(T, |l| received_from(l, &a) >= 3));
+    a.wait_peers(&[&b]);
+    a.wait_out(&format!("3 messages from {}", b.name()), |l| {
+        received_from(l, &b) >= 3
+    });
+    b.wait_out(&format!("3 messages from {}", a.name()), |l| {
+        received_from(l, &a) >= 3
+    });
     assert!(a.alive() && b.alive());
     // Still accepting newcomers.
     let c = Rumor::start(&["--period", "off", "--connect", &b.addr.to_string()]);
-    assert!(c.wait_peers(T, &[&a, &b]));
+    c.wait_peers(&[&a, &b]);
 }
 
 #[test]
 fn sigterm_and_sigint_say_goodbye_and_exit_zero() {
     let (mut a, b, mut c) = three_peers();
-    assert!(c.wait_peers(T, &[&a, &b]));
+    c.wait_peers(&[&a, &b]);
     c.signal(SIGTERM);
-    assert_eq!(c.wait_exit(T).map(|s| s.code()), Some(Some(0)));
+    assert_eq!(c.wait_exit().code(), Some(0));
     let left = format!("Disconnected from the peer at {} (it left)", c.name());
-    assert!(a.wait_line(T, |l| l == left));
-    assert!(b.wait_line(T, |l| l == left));
+    a.wait_line(&left);
+    b.wait_line(&left);
     a.signal(SIGINT);
-    assert_eq!(a.wait_exit(T).map(|s| s.code()), Some(Some(0)));
+    assert_eq!(a.wait_exit().code(), Some(0));
     let left = format!("Disconnected from the peer at {} (it left)", a.name());
-    assert!(b.wait_line(T, |l| l == left));
+    b.wait_line(&left);
 }
 
 #[test]
@@ -186,8 +185,10 @@ fn ipv6_and_host_names() {
         "--bootstrap",
         &a.addr.to_string(),
     ]);
-    assert!(b.wait_peers(T, &[&a]));
-    assert!(b.out.wait(T, |l| received_from(l, &a) >= 1));
+    b.wait_peers(&[&a]);
+    b.wait_out(&format!("a message from {}", a.name()), |l| {
+        received_from(l, &a) >= 1
+    });
     let c = Rumor::start(&["--period", "off"]);
     let d = Rumor::start(&[
         "--period",
@@ -195,7 +196,7 @@ fn ipv6_and_host_names() {
         "--connect",
         &format!("localhost:{}", c.addr.port()),
     ]);
-    assert!(d.wait_peers(T, &[&c]));
+    d.wait_peers(&[&c]);
 }
 
 fn run(args: &[&str]) -> (Option<i32>, String, String) {
@@ -272,10 +273,7 @@ fn lines_typed_while_still_joining_wait_for_the_peers() {
     let boot = format!("127.0.0.1:{port}");
     let mut b = Rumor::start(&["--period", "off", "--connect", &boot]);
     b.type_line("typed before anyone was there");
-    assert!(
-        b.err
-            .wait(T, |l| l.iter().any(|l| l.contains("cannot reach")))
-    );
+    b.wait_err(&["cannot reach"]);
     let a = Rumor::start_with(
         Command::new(binary()).args(["--port", &port.to_string(), "--period", "off"]),
         true,
@@ -284,12 +282,7 @@ fn lines_typed_while_still_joining_wait_for_the_peers() {
         "Received message [typed before anyone was there] from {}",
         b.name()
     );
-    assert!(
-        a.wait_line(T, |l| l == want),
-        "{:?} {:?}",
-        a.out.snapshot(),
-        b.err.snapshot()
-    );
+    a.wait_line(&want);
     assert!(!b.err.snapshot().iter().any(|l| l.contains("not sent")));
 }
 
@@ -306,8 +299,8 @@ fn nodes_bound_to_other_loopback_ips_are_named_and_dialed_by_those_ips() {
         "--connect",
         &a.addr.to_string(),
     ]);
-    assert!(b.wait_peers(T, &[&a]));
-    assert!(a.wait_peers(T, &[&b]), "{:?}", a.out.snapshot());
+    b.wait_peers(&[&a]);
+    a.wait_peers(&[&b]);
     let c = Rumor::start(&[
         "--bind",
         "127.0.0.4",
@@ -317,9 +310,11 @@ fn nodes_bound_to_other_loopback_ips_are_named_and_dialed_by_those_ips() {
         &a.addr.to_string(),
     ]);
     for (n, others) in [(&a, [&b, &c]), (&b, [&a, &c]), (&c, [&a, &b])] {
-        assert!(n.wait_peers(T, &others), "{:?}", n.out.snapshot());
+        n.wait_peers(&others);
         for o in others {
-            assert!(n.out.wait(T, |l| received_from(l, o) >= 1));
+            n.wait_out(&format!("a message from {}", o.name()), |l| {
+                received_from(l, o) >= 1
+            });
         }
     }
     assert_exactly_once(&[&a, &b, &c]);
@@ -336,7 +331,7 @@ fn blocked_in(pid: i32) -> Option<i64> {
 
 #[test]
 fn a_stopped_terminal_pauses_the_node_and_never_ends_it() {
-    use std::io::{Read, Write};
+    use std::io::Write;
     use std::os::fd::FromRawFd;
     // stdin, stdout and stderr on one terminal, as in a shell: they share
     // one open file description, so the O_NONBLOCK rumor sets for stdin
@@ -361,38 +356,23 @@ fn a_stopped_terminal_pauses_the_node_and_never_ends_it() {
         .spawn()
         .unwrap();
     let pid = child.id() as i32;
-    let seen = Arc::new(Mutex::new(String::new()));
-    let mut reader = master.try_clone().unwrap();
-    let text = seen.clone();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = reader.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            text.lock()
-                .unwrap()
-                .push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
+    // The terminal's output, stderr included, line by line.
+    let seen = Lines::collect(master.try_clone().unwrap());
+    let Some((addr, _)) = seen.wait_address(WAIT) else {
+        panic!("no address on the terminal: {:?}", seen.tail(12));
+    };
+    let mut peer = RawPeer::join(addr, 77, 40000, WAIT).unwrap_or_else(|e| {
+        panic!(
+            "raw peer joining {addr}: {e}; terminal: {:?}",
+            seen.tail(12)
+        )
     });
-    let until = |what: &dyn Fn(&str) -> bool| {
-        let deadline = std::time::Instant::now() + T;
-        while std::time::Instant::now() < deadline {
-            if what(&seen.lock().unwrap()) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        false
-    };
-    assert!(until(&|s| s.contains("My address is \"")));
-    let addr: std::net::SocketAddr = {
-        let s = seen.lock().unwrap();
-        let rest = &s[s.find("My address is \"").unwrap() + 15..];
-        rest[..rest.find('"').unwrap()].parse().unwrap()
-    };
-    let mut peer = RawPeer::join(addr, 77, 40000);
-    assert!(until(&|s| s.contains("Connected to the peer at")));
+    assert!(
+        seen.wait_for(0, WAIT, |b| b.starts_with("Connected to the peer at"))
+            .is_some(),
+        "no join on the terminal: {:?}",
+        seen.tail(12)
+    );
     // Ctrl-S: the terminal stops taking output.
     master.write_all(&[0x13]).unwrap();
     let payload = b"sent while the terminal was stopped";
@@ -403,21 +383,30 @@ fn a_stopped_terminal_pauses_the_node_and_never_ends_it() {
     })
     .unwrap();
     // rumor waits for the terminal (in poll on stdout) instead of failing.
-    let deadline = std::time::Instant::now() + T;
+    // Nothing outside the process shows that wait but /proc (the terminal
+    // takes no output, stderr included), so this one wait looks every 5 ms.
+    let deadline = std::time::Instant::now() + WAIT;
     #[cfg(target_arch = "x86_64")]
     let waiting = [libc::SYS_poll, libc::SYS_ppoll];
     #[cfg(not(target_arch = "x86_64"))]
     let waiting = [libc::SYS_ppoll];
     while !blocked_in(pid).is_some_and(|n| waiting.contains(&n)) {
         assert!(child.try_wait().unwrap().is_none(), "rumor exited");
-        assert!(std::time::Instant::now() < deadline, "never waited");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "rumor never waited in poll for the stopped terminal; terminal: {:?}",
+            seen.tail(12)
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     // Ctrl-Q: output resumes, and the message is printed.
     master.write_all(&[0x11]).unwrap();
-    assert!(until(&|s| s.contains(
-        "Received message [sent while the terminal was stopped] from \"127.0.0.1:40000\""
-    )));
+    let want = "Received message [sent while the terminal was stopped] from \"127.0.0.1:40000\"";
+    assert!(
+        seen.wait_for(0, WAIT, |b| b == want).is_some(),
+        "the message was not printed once the terminal resumed: {:?}",
+        seen.tail(12)
+    );
     assert!(child.try_wait().unwrap().is_none(), "rumor exited");
     child.kill().unwrap();
     child.wait().unwrap();
@@ -430,28 +419,22 @@ fn a_goodbye_is_heard_even_by_a_peer_busy_sending_to_the_leaver() {
     for _ in 0..3 {
         let mut a = Rumor::start(&["--period", "off"]);
         let mut b = Rumor::start(&["--period", "off", "--connect", &a.addr.to_string()]);
-        assert!(b.wait_peers(T, &[&a]));
+        b.wait_peers(&[&a]);
         let mut stdin = b.stdin.take().unwrap();
         let flood = std::thread::spawn(move || {
             let line = [b"x".repeat(200), b"\n".to_vec()].concat();
             while std::io::Write::write_all(&mut stdin, &line).is_ok() {}
         });
-        assert!(
-            a.out
-                .wait(T, |l| count(l, |b| b.starts_with("Received")) >= 1000)
-        );
+        a.wait_out("1000 messages received", |l| {
+            count(l, |b| b.starts_with("Received")) >= 1000
+        });
         a.signal(SIGTERM);
-        assert_eq!(a.wait_exit(T).map(|s| s.code()), Some(Some(0)));
+        assert_eq!(a.wait_exit().code(), Some(0));
         let gone = format!("Disconnected from the peer at {}", a.name());
-        assert!(b.wait_line(T, |l| l.starts_with(&gone)));
-        let line = b
-            .out
-            .snapshot()
-            .into_iter()
-            .find(|l| body(l).starts_with(&gone));
-        assert_eq!(body(&line.unwrap()), format!("{gone} (it left)"));
+        let line = b.wait_prefix(&gone);
+        assert_eq!(line, format!("{gone} (it left)"));
         b.signal(SIGKILL);
-        b.wait_exit(T);
+        b.wait_exit();
         let _ = flood.join();
     }
 }
@@ -466,7 +449,7 @@ fn a_host_name_that_does_not_resolve_yet_is_retried_not_refused() {
         let tail = format!("); retrying in {ms}ms");
         move |l: &[String]| l.iter().any(|l| l.starts_with(want) && l.ends_with(&tail))
     };
-    assert!(n.err.wait(T, said(250)), "{:?}", n.err.snapshot());
-    assert!(n.err.wait(T, said(500)), "{:?}", n.err.snapshot());
+    assert!(n.err.wait(WAIT, said(250)), "{:?}", n.err.snapshot());
+    assert!(n.err.wait(WAIT, said(500)), "{:?}", n.err.snapshot());
     assert!(n.alive(), "still running");
 }

@@ -1,59 +1,34 @@
 //! Running the real `rumor` binary in tests: start it on port 0, learn its
 //! address from its first line, and wait on what it prints, always with a
-//! deadline and never with a fixed sleep.
+//! deadline and never with a fixed sleep. What the bench shares with the
+//! tests (collecting lines, reading `/proc`, the raw peer) is in
+//! `rumor::harness`; this file keeps what only the tests need.
+//!
+//! The `wait_*` helpers panic when their deadline passes, saying what they
+//! waited for and showing the tails of the node's stdout and stderr. The
+//! deadline, [`WAIT`], is generous so that a loaded machine does not fail a
+//! test; a passing wait returns as soon as its event arrives.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::SocketAddr;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::{Arc, Condvar, Mutex};
-use std::thread;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Lines a stream has printed so far, with a condvar to wait on.
-#[derive(Default)]
-pub struct Lines {
-    lines: Mutex<Vec<String>>,
-    changed: Condvar,
-}
+pub use rumor::harness::{Lines, RawPeer, body, count, frame_bytes, hello, is_retry, peers_in};
+use rumor::harness::{proc, wait_exit};
 
-impl Lines {
-    fn collect(stream: impl std::io::Read + Send + 'static) -> Arc<Lines> {
-        let lines = Arc::new(Lines::default());
-        let l = lines.clone();
-        thread::spawn(move || {
-            for line in BufReader::new(stream).lines() {
-                let Ok(line) = line else { break };
-                l.lines.lock().unwrap().push(line);
-                l.changed.notify_all();
-            }
-        });
-        lines
-    }
+/// How long a test waits for a node to do something.
+pub const WAIT: Duration = Duration::from_secs(30);
 
-    pub fn snapshot(&self) -> Vec<String> {
-        self.lines.lock().unwrap().clone()
-    }
+/// Lines of stdout and stderr shown when a wait fails.
+const TAIL: usize = 12;
 
-    /// Waits until `pred` holds over the lines so far, up to `limit`.
-    pub fn wait(&self, limit: Duration, mut pred: impl FnMut(&[String]) -> bool) -> bool {
-        let deadline = Instant::now() + limit;
-        let mut lines = self.lines.lock().unwrap();
-        loop {
-            if pred(&lines) {
-                return true;
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            lines = self.changed.wait_timeout(lines, deadline - now).unwrap().0;
-        }
-    }
-}
-
-/// A running `rumor` process.
+/// A running `rumor` process, killed when dropped.
 pub struct Rumor {
     pub child: Child,
     pub addr: SocketAddr,
@@ -66,13 +41,9 @@ pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_rumor")
 }
 
-/// Strips the `HH:MM:SS - ` prefix.
-pub fn body(line: &str) -> &str {
-    line.split_once(" - ").map_or(line, |(_, b)| b)
-}
-
 impl Rumor {
     /// Starts `rumor --port 0 ARGS` with piped stdin and waits for its address.
+    #[track_caller]
     pub fn start(args: &[&str]) -> Rumor {
         Self::start_with(
             Command::new(binary()).args(["--port", "0"]).args(args),
@@ -82,6 +53,7 @@ impl Rumor {
 
     /// Starts a prepared command (stdout and stderr are piped here). With
     /// `piped_stdin` false the command's own stdin setting is kept.
+    #[track_caller]
     pub fn start_with(cmd: &mut Command, piped_stdin: bool) -> Rumor {
         if piped_stdin {
             cmd.stdin(Stdio::piped());
@@ -90,25 +62,24 @@ impl Rumor {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("start rumor");
-        let out = Lines::collect(child.stdout.take().unwrap());
-        let err = Lines::collect(child.stderr.take().unwrap());
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary()));
+        let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+            panic!("stdout and stderr are piped");
+        };
+        let out = Lines::collect(stdout);
+        let err = Lines::collect(stderr);
         let stdin = child.stdin.take();
-        let mut addr = None;
-        let ok = out.wait(Duration::from_secs(10), |l| {
-            addr = l.first().and_then(|l| {
-                body(l)
-                    .strip_prefix("My address is \"")?
-                    .strip_suffix('"')?
-                    .parse()
-                    .ok()
-            });
-            addr.is_some()
-        });
-        assert!(ok, "no address printed; stderr: {:?}", err.snapshot());
+        let Some((addr, _)) = out.wait_address(WAIT) else {
+            let _ = child.kill();
+            panic!(
+                "no `My address is` line within {WAIT:?}; stdout: {:?}; stderr: {:?}",
+                out.tail(TAIL),
+                err.tail(TAIL)
+            );
+        };
         Rumor {
             child,
-            addr: addr.unwrap(),
+            addr,
             stdin,
             out,
             err,
@@ -123,23 +94,114 @@ impl Rumor {
         self.child.id() as i32
     }
 
-    pub fn type_line(&mut self, line: &str) {
-        let s = self.stdin.as_mut().expect("stdin is piped");
-        writeln!(s, "{line}").unwrap();
-        s.flush().unwrap();
+    /// What a failed wait shows: the tails of stdout and stderr.
+    pub fn tails(&self) -> String {
+        let mut s = String::new();
+        let departures: Vec<String> = self
+            .out
+            .snapshot()
+            .into_iter()
+            .filter(|l| body(l).starts_with("Disconnected"))
+            .collect();
+        let _ = write!(s, "\n  departures: {departures:?}");
+        let _ = write!(s, "\n  stdout tail: {:?}", self.out.tail(TAIL));
+        let _ = write!(s, "\n  stderr tail: {:?}", self.err.tail(TAIL));
+        s
     }
 
-    /// Waits until some stdout line's body satisfies `pred`.
-    pub fn wait_line(&self, limit: Duration, pred: impl Fn(&str) -> bool) -> bool {
-        self.out.wait(limit, |l| l.iter().any(|l| pred(body(l))))
+    #[track_caller]
+    fn timed_out(&self, what: &str) -> ! {
+        panic!(
+            "{} waited {WAIT:?} for {what}, in vain{}",
+            self.name(),
+            self.tails()
+        )
+    }
+
+    #[track_caller]
+    pub fn type_line(&mut self, line: &str) {
+        let s = self.stdin.as_mut().expect("stdin is piped");
+        if let Err(e) = writeln!(s, "{line}").and_then(|_| s.flush()) {
+            panic!("cannot type into {}: {e}{}", self.name(), self.tails());
+        }
+    }
+
+    /// Waits until `pred` holds over this node's stdout lines; `what` says
+    /// what that means, for the failure message. `pred` runs with the lines
+    /// locked: it must not look at this node's lines another way.
+    #[track_caller]
+    pub fn wait_out(&self, what: &str, pred: impl FnMut(&[String]) -> bool) {
+        if !self.out.wait(WAIT, pred) {
+            self.timed_out(what);
+        }
+    }
+
+    /// Waits for a stdout line whose body is `want`; returns when it was read.
+    #[track_caller]
+    pub fn wait_line(&self, want: &str) -> Instant {
+        match self.out.wait_for(0, WAIT, |b| b == want) {
+            Some((_, at)) => at,
+            None => self.timed_out(&format!("the line {want:?}")),
+        }
+    }
+
+    /// Waits for a stdout line whose body starts with `prefix`; returns
+    /// that body.
+    #[track_caller]
+    pub fn wait_prefix(&self, prefix: &str) -> String {
+        match self.out.wait_for(0, WAIT, |b| b.starts_with(prefix)) {
+            Some((i, _)) => self.out.get(i).map(|(l, _)| body(&l).to_string()),
+            None => None,
+        }
+        .unwrap_or_else(|| self.timed_out(&format!("a line starting {prefix:?}")))
+    }
+
+    /// Waits for a stderr line containing every one of `parts`.
+    #[track_caller]
+    pub fn wait_err(&self, parts: &[&str]) {
+        let found = self.err.wait(WAIT, |l| {
+            l.iter().any(|l| parts.iter().all(|p| l.contains(p)))
+        });
+        if !found {
+            self.timed_out(&format!("a stderr line with {parts:?}"));
+        }
     }
 
     /// Waits until this node's established peers are exactly `peers`,
     /// judged from its joins and departures as printed.
-    pub fn wait_peers(&self, limit: Duration, peers: &[&Rumor]) -> bool {
+    #[track_caller]
+    pub fn wait_peers(&self, peers: &[&Rumor]) {
         let mut want: Vec<String> = peers.iter().map(|p| p.name()).collect();
         want.sort();
-        self.out.wait(limit, |l| current_peers(l) == want)
+        let mut have = Vec::new();
+        let ok = self.out.wait(WAIT, |l| {
+            have = peers_in(l.iter().map(String::as_str));
+            have == want
+        });
+        if !ok {
+            self.timed_out(&format!("peers {want:?} (it has {have:?})"));
+        }
+    }
+
+    /// Waits until this node closes `stream`, a connection to it; `what`
+    /// names the connection for the failure message.
+    #[track_caller]
+    pub fn wait_closed(&self, stream: &mut TcpStream, what: &str) {
+        if !wait_closed(stream, WAIT) {
+            self.timed_out(&format!("it to close {what}"));
+        }
+    }
+
+    /// Joins this node as a raw peer (see [`RawPeer::join`]).
+    #[track_caller]
+    pub fn join_raw(&self, node_id: u64, listen_port: u16) -> RawPeer {
+        RawPeer::join(self.addr, node_id, listen_port, WAIT).unwrap_or_else(|e| {
+            panic!(
+                "raw peer {node_id:#x} joining {}: {e}{}",
+                self.name(),
+                self.tails()
+            )
+        })
     }
 
     pub fn signal(&self, sig: i32) {
@@ -147,44 +209,44 @@ impl Rumor {
         unsafe { libc::kill(self.pid(), sig) };
     }
 
+    #[track_caller]
+    fn figure<T>(&self, what: &str, v: Option<T>) -> T {
+        v.unwrap_or_else(|| panic!("no {what} in /proc for {} (exited?)", self.name()))
+    }
+
     /// Peak resident memory (VmHWM) in KiB.
+    #[track_caller]
     pub fn peak_kib(&self) -> u64 {
-        status_field(self.pid(), "VmHWM:")
+        self.figure("VmHWM", proc::peak_kib(self.pid()))
     }
 
     /// Current resident memory (VmRSS) in KiB.
+    #[track_caller]
     pub fn rss_kib(&self) -> u64 {
-        status_field(self.pid(), "VmRSS:")
+        self.figure("VmRSS", proc::rss_kib(self.pid()))
     }
 
     /// User plus system CPU time so far.
+    #[track_caller]
     pub fn cpu_time(&self) -> Duration {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap();
-        let after = stat.rsplit_once(") ").unwrap().1;
-        let f: Vec<&str> = after.split_whitespace().collect();
-        let ticks: u64 = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
-        // SAFETY: sysconf has no memory effects.
-        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
-        Duration::from_millis(ticks * 1000 / hz)
+        self.figure("CPU time", proc::cpu_time(self.pid()))
+    }
+
+    /// How many times the node has slept in `poll` (voluntary switches).
+    #[track_caller]
+    pub fn sleeps(&self) -> u64 {
+        self.figure("voluntary_ctxt_switches", proc::sleeps(self.pid()))
     }
 
     /// Whether the process is still running.
     pub fn alive(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
+        matches!(self.child.try_wait(), Ok(None))
     }
 
-    /// Waits for the process to exit, up to `limit`; its exit code if it did.
-    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                return Some(s);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            thread::sleep(Duration::from_millis(10));
-        }
+    /// Waits for the process to exit, up to [`WAIT`]; panics if it does not.
+    #[track_caller]
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        wait_exit(&mut self.child, WAIT).unwrap_or_else(|| self.timed_out("its exit"))
     }
 }
 
@@ -195,40 +257,6 @@ impl Drop for Rumor {
     }
 }
 
-fn status_field(pid: i32, field: &str) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    s.lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
-/// The peer set implied by a node's printed joins and departures.
-pub fn current_peers(lines: &[String]) -> Vec<String> {
-    let mut peers: Vec<String> = Vec::new();
-    for l in lines {
-        let b = body(l);
-        if let Some(list) = b.strip_prefix("Connected to the peers at [") {
-            let list = list.trim_end_matches(']');
-            peers.extend(list.split(", ").filter(|p| !p.is_empty()).map(String::from));
-        } else if let Some(p) = b.strip_prefix("Connected to the peer at ") {
-            peers.push(p.to_string());
-        } else if let Some(p) = b.strip_prefix("Disconnected from the peer at ") {
-            let p = p.split(" (").next().unwrap_or(p);
-            peers.retain(|q| q != p);
-        }
-    }
-    peers.sort();
-    peers.dedup();
-    peers
-}
-
-/// Counts lines whose body satisfies `pred`. Use it on the lines a `wait`
-/// predicate is given (taking a snapshot there would deadlock).
-pub fn count(lines: &[String], pred: impl Fn(&str) -> bool) -> usize {
-    lines.iter().filter(|l| pred(body(l))).count()
-}
-
 pub const SIGKILL: i32 = libc::SIGKILL;
 pub const SIGTERM: i32 = libc::SIGTERM;
 pub const SIGINT: i32 = libc::SIGINT;
@@ -237,9 +265,10 @@ pub const SIGCONT: i32 = libc::SIGCONT;
 
 /// Checks that every message sent was printed exactly once by each peer it
 /// was sent to, naming the right sender: first every `Sending` printed so
-/// far must be received (waiting up to 10 s), then no `Received` may lack
-/// its `Sending` (waiting up to 3 s for senders' lines to be read). Returns
-/// how many deliveries it checked.
+/// far must be received, then no `Received` may lack its `Sending` (the
+/// sender's line may not have been read yet). Returns how many deliveries
+/// it checked.
+#[track_caller]
 pub fn assert_exactly_once(nodes: &[&Rumor]) -> usize {
     exactly_once(nodes, false)
 }
@@ -247,141 +276,101 @@ pub fn assert_exactly_once(nodes: &[&Rumor]) -> usize {
 /// Like [`assert_exactly_once`], but only over messages between `nodes`:
 /// what they send to or receive from anyone else (a test's raw peer) is
 /// left out.
+#[track_caller]
 pub fn assert_exactly_once_among(nodes: &[&Rumor]) -> usize {
     exactly_once(nodes, true)
 }
 
-fn exactly_once(nodes: &[&Rumor], members_only: bool) -> usize {
-    use std::collections::HashMap;
-    type Key = (String, String, String);
-    let names: Vec<String> = nodes.iter().map(|n| n.name()).collect();
-    let counted = |k: &Key| !members_only || (names.contains(&k.0) && names.contains(&k.1));
-    let tally = |sends: bool, recvs: bool| {
-        let mut m: HashMap<Key, i64> = HashMap::new();
-        for n in nodes {
-            let me = n.name();
-            for l in n.out.snapshot() {
-                let b = body(&l);
-                if let Some(rest) = b.strip_prefix("Sending message [").filter(|_| sends) {
-                    if let Some((text, to)) = rest.rsplit_once("] to [") {
-                        for p in to
-                            .trim_end_matches(']')
-                            .split(", ")
-                            .filter(|p| !p.is_empty())
-                        {
-                            *m.entry((me.clone(), p.into(), text.into())).or_default() += 1;
-                        }
-                    }
-                } else if let Some(rest) = b.strip_prefix("Received message [").filter(|_| recvs)
-                    && let Some((text, from)) = rest.rsplit_once("] from ")
-                {
-                    *m.entry((from.into(), me.clone(), text.into())).or_default() += 1;
+/// (sender, receiver, text) → how many times.
+type Tally = HashMap<(String, String, String), i64>;
+
+/// What node `me` printed sending (`sends`) or receiving.
+fn tally(me: &str, lines: &[String], sends: bool) -> Tally {
+    let mut m = Tally::new();
+    for l in lines {
+        let b = body(l);
+        if sends {
+            let Some(rest) = b.strip_prefix("Sending message [") else {
+                continue;
+            };
+            let Some((text, to)) = rest.rsplit_once("] to [") else {
+                continue;
+            };
+            for p in to.trim_end_matches(']').split(", ") {
+                if !p.is_empty() {
+                    *m.entry((me.into(), p.into(), text.into())).or_default() += 1;
                 }
             }
+        } else if let Some(rest) = b.strip_prefix("Received message [")
+            && let Some((text, from)) = rest.rsplit_once("] from ")
+        {
+            *m.entry((from.into(), me.into(), text.into())).or_default() += 1;
         }
-        m.retain(|k, _| counted(k));
+    }
+    m
+}
+
+/// The entries of `want` that `have` holds fewer of.
+fn short_of(want: &Tally, have: &Tally) -> Vec<String> {
+    want.iter()
+        .filter(|(k, n)| have.get(*k).copied().unwrap_or(0) < **n)
+        .map(|((from, to, text), n)| format!("{n}x [{text}] {from} -> {to}"))
+        .collect()
+}
+
+/// Waits until each node has printed its side of `want`: as the sender
+/// (`sends`) or as the receiver.
+#[track_caller]
+fn printed_by_each(nodes: &[&Rumor], want: &Tally, sends: bool, what: &str) {
+    for n in nodes {
+        let me = n.name();
+        let mut mine = want.clone();
+        mine.retain(|(from, to, _), _| *if sends { from } else { to } == me);
+        let mut short = Vec::new();
+        n.out.wait(WAIT, |l| {
+            short = short_of(&mine, &tally(&me, l, sends));
+            short.is_empty()
+        });
+        if !short.is_empty() {
+            n.timed_out(&format!("{what}: {short:?}"));
+        }
+    }
+}
+
+#[track_caller]
+fn exactly_once(nodes: &[&Rumor], members_only: bool) -> usize {
+    let names: Vec<String> = nodes.iter().map(|n| n.name()).collect();
+    let counted = |t: Tally| -> Tally {
+        t.into_iter()
+            .filter(|((from, to, _), _)| {
+                !members_only || (names.contains(from) && names.contains(to))
+            })
+            .collect()
+    };
+    let all = |sends: bool| -> Tally {
+        let mut m = Tally::new();
+        for n in nodes {
+            m.extend(counted(tally(&n.name(), &n.out.snapshot(), sends)));
+        }
         m
     };
-    let promised = tally(true, false);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let got = tally(false, true);
-        let missing: Vec<_> = promised
-            .iter()
-            .filter(|(k, n)| got.get(*k).copied().unwrap_or(0) < **n)
-            .collect();
-        if missing.is_empty() {
-            break;
-        }
-        assert!(Instant::now() < deadline, "never received: {missing:?}");
-        thread::sleep(Duration::from_millis(20));
-    }
-    let deadline = Instant::now() + Duration::from_secs(3);
-    loop {
-        let got = tally(false, true);
-        let sent = tally(true, false);
-        let extra: Vec<_> = got
-            .iter()
-            .filter(|(k, n)| sent.get(*k).copied().unwrap_or(0) < **n)
-            .collect();
-        if extra.is_empty() {
-            return promised.values().sum::<i64>() as usize;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "received more than sent: {extra:?}"
-        );
-        thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// A hand-driven peer speaking the wire format over a blocking socket, for
-/// tests that misbehave on purpose.
-pub struct RawPeer {
-    pub stream: std::net::TcpStream,
-    pub node_id: u64,
-    /// The node's hello.
-    pub hello: rumor::wire::Hello,
-    /// The node's welcome list.
-    pub peers: Vec<rumor::wire::PeerEntry>,
-}
-
-impl RawPeer {
-    /// Connects to `node`, says hello as `node_id` listening on
-    /// `listen_port`, and reads the node's hello and welcome list.
-    pub fn join(node: SocketAddr, node_id: u64, listen_port: u16) -> RawPeer {
-        use rumor::wire::{Frame, Hello, VERSION};
-        let mut stream = std::net::TcpStream::connect(node).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        let mut buf = Vec::new();
-        Frame::Hello(Hello {
-            version: VERSION,
-            flags: 0,
-            node_id,
-            listen_port,
-            advertised: None,
-        })
-        .encode(&mut buf);
-        stream.write_all(&buf).unwrap();
-        let mut hello = None;
-        let mut peers = None;
-        let mut reader = rumor::wire::FrameReader::new();
-        let mut chunk = [0u8; 4096];
-        while peers.is_none() {
-            let n = std::io::Read::read(&mut stream, &mut chunk).expect("read handshake");
-            assert!(n > 0, "node closed the connection during the handshake");
-            reader
-                .feed(&chunk[..n], |f| {
-                    match f {
-                        Frame::Hello(h) => hello = Some(h),
-                        Frame::Peers(p) if peers.is_none() => peers = Some(p),
-                        _ => {}
-                    }
-                    true
-                })
-                .expect("valid frames from the node");
-        }
-        RawPeer {
-            stream,
-            node_id,
-            hello: hello.expect("hello before the peer list"),
-            peers: peers.unwrap(),
-        }
-    }
-
-    /// Sends one frame.
-    pub fn send(&mut self, frame: &rumor::wire::Frame<'_>) -> std::io::Result<()> {
-        let mut buf = Vec::new();
-        frame.encode(&mut buf);
-        self.stream.write_all(&buf)
-    }
+    // Each receiver prints everything sent to it.
+    let promised = all(true);
+    printed_by_each(
+        nodes,
+        &promised,
+        false,
+        "messages sent to it (never received)",
+    );
+    // Each sender printed a `Sending` for everything received from it.
+    let got = all(false);
+    printed_by_each(nodes, &got, true, "its sends of (received more than sent)");
+    promised.values().sum::<i64>() as usize
 }
 
 /// Waits until the other end closes `stream` (EOF or reset), reading and
 /// discarding what comes, for at most `limit`. True if it closed.
-pub fn wait_closed(stream: &mut std::net::TcpStream, limit: Duration) -> bool {
+pub fn wait_closed(stream: &mut TcpStream, limit: Duration) -> bool {
     let deadline = Instant::now() + limit;
     let mut buf = [0u8; 4096];
     loop {
@@ -389,16 +378,13 @@ pub fn wait_closed(stream: &mut std::net::TcpStream, limit: Duration) -> bool {
         if left.is_zero() {
             return false;
         }
-        stream.set_read_timeout(Some(left)).unwrap();
+        if stream.set_read_timeout(Some(left)).is_err() {
+            return true;
+        }
         match std::io::Read::read(stream, &mut buf) {
             Ok(0) => return true,
             Ok(_) => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) if is_retry(&e) => {}
             Err(_) => return true,
         }
     }

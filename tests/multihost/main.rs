@@ -19,12 +19,10 @@ mod netns;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Rumor, body};
+use common::{Rumor, WAIT, body, peers_in};
 use netns::Lab;
 
 const PORT: u16 = 7000;
-/// How long a node may take to do what a test waits for.
-const WAIT: Duration = Duration::from_secs(30);
 /// How soon after the network is whole again it must be one network.
 const HEAL: Duration = Duration::from_secs(60);
 
@@ -72,18 +70,22 @@ fn wait_mesh(nodes: &[Rumor], group: &[usize], limit: Duration) {
             .map(|&j| &nodes[j])
             .collect();
         let left = deadline.saturating_duration_since(Instant::now());
+        let mut want: Vec<String> = others.iter().map(|o| o.name()).collect();
+        want.sort();
+        let ok = nodes[i]
+            .out
+            .wait(left, |l| peers_in(l.iter().map(String::as_str)) == want);
         assert!(
-            nodes[i].wait_peers(left, &others),
-            "node {i} never had peers {:?} within {limit:?}; stdout {:?}; stderr {:?}",
-            others.iter().map(|o| o.name()).collect::<Vec<_>>(),
-            tail(&nodes[i].out.snapshot()),
-            tail(&nodes[i].err.snapshot()),
+            ok,
+            "node {i} never had peers {want:?} within {limit:?}; {}",
+            nodes[i].tails()
         );
     }
 }
 
-fn tail(lines: &[String]) -> &[String] {
-    &lines[lines.len().saturating_sub(12)..]
+/// Waits up to `limit` for `r` to print the line `want` (its body).
+fn printed(r: &Rumor, limit: Duration, want: &str) -> bool {
+    r.out.wait(limit, |l| l.iter().any(|l| body(l) == want))
 }
 
 /// Each node of `group` types a line; every other node of `group` prints
@@ -96,11 +98,7 @@ fn everyone_hears_everyone(nodes: &mut [Rumor], group: &[usize], tag: &str) {
     for &i in group {
         for &j in group.iter().filter(|&&j| j != i) {
             let want = format!("Received message [{tag} from {j}] from {}", nodes[j].name());
-            assert!(
-                nodes[i].wait_line(WAIT, |l| l == want),
-                "node {i} never printed {want}; stdout {:?}",
-                tail(&nodes[i].out.snapshot())
-            );
+            nodes[i].wait_line(&want);
         }
     }
 }
@@ -213,7 +211,7 @@ fn five_percent_loss_on_every_host_loses_no_message() {
             .iter()
             .filter(|l| body(l).starts_with("Disconnected"))
             .count();
-        assert_eq!(lost, 0, "node {i}: {:?}", tail(&r.out.snapshot()));
+        assert_eq!(lost, 0, "node {i}: {}", r.tails());
     }
 }
 
@@ -277,11 +275,7 @@ fn a_node_whose_only_bootstrap_is_down_at_start_joins_when_it_comes_up() {
     );
     let first = node(&lab, 0, &[], &[]);
     let want = format!("Connected to the peers at [{}]", first.name());
-    assert!(
-        late.wait_line(HEAL, |l| l == want),
-        "stdout {:?}",
-        late.out.snapshot()
-    );
+    assert!(printed(&late, HEAL, &want), "{}", late.tails());
     let mut nodes = vec![first, late];
     everyone_hears_everyone(&mut nodes, &[0, 1], "late");
 }
@@ -324,17 +318,9 @@ fn nodes_on_every_interface_and_behind_a_forwarded_port_are_known_by_their_adver
     // The third node learned the forwarded one from a peer list, under its
     // advertised address, and reached it there.
     let want = format!("Connected to the peers at [\"{boot}\", \"{advertised}\"]");
-    assert!(
-        third.wait_line(WAIT, |l| l == want),
-        "stdout {:?}",
-        third.out.snapshot()
-    );
+    third.wait_line(&want);
     let want = format!("Connected to the peer at \"{advertised}\"");
-    assert!(
-        first.wait_line(WAIT, |l| l == want),
-        "{:?}",
-        first.out.snapshot()
-    );
+    first.wait_line(&want);
     let mut nodes = [first, forwarded, third];
     let names = [boot, advertised, lab.hosts[2].at(PORT).to_string()];
     for (i, n) in nodes.iter_mut().enumerate() {
@@ -343,7 +329,7 @@ fn nodes_on_every_interface_and_behind_a_forwarded_port_are_known_by_their_adver
     for (i, n) in nodes.iter().enumerate() {
         for j in (0..3).filter(|&j| j != i) {
             let want = format!("Received message [hello from {j}] from \"{}\"", names[j]);
-            assert!(n.wait_line(WAIT, |l| l == want), "node {i}: {want}");
+            n.wait_line(&want);
         }
     }
 }
