@@ -216,16 +216,33 @@ impl Lab {
     /// Packets host `i` has dropped for [`Lab::lossy`] so far, as nftables
     /// counts them (0 if it has no loss rule).
     pub fn dropped(&self, i: usize) -> u64 {
-        let out = Command::new("ip")
-            .args(["netns", "exec", &self.hosts[i].ns, "nft", "list", "ruleset"])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default();
-        out.split_whitespace()
+        let ns = &self.hosts[i].ns;
+        let list = || {
+            Command::new("ip")
+                .args(["netns", "exec", ns, "nft", "list", "table", "inet", "loss"])
+                .output()
+                .expect("run nft")
+        };
+        // `ip netns exec` can fail while other tests add or delete
+        // namespaces; a failure is retried, and said if it stays.
+        let mut out = list();
+        for _ in 0..3 {
+            if out.status.success() {
+                break;
+            }
+            out = list();
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "nft list on {ns}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        text.split_whitespace()
             .skip_while(|w| *w != "packets")
             .nth(1)
             .and_then(|n| n.parse().ok())
-            .unwrap_or(0)
+            .unwrap_or_else(|| panic!("no counter in {text}"))
     }
 }
 
