@@ -224,12 +224,15 @@ pub fn view_text(v: &View) -> String {
             humantime::format_duration(d)
         ));
     }
+    for h in &v.text_hosts {
+        s.push_str(&format!("rumor:   {h} text host\n"));
+    }
     s
 }
 
 /// The membership report as one JSON object on one line (`event` is
 /// `view`): `addr`, `peers` (each `addr` and `connected_ms`), `known`,
-/// `retrying`.
+/// `retrying`, `text_hosts` (addresses).
 pub fn view_json(out: &mut Vec<u8>, at: Duration, v: &View) {
     let _ = write!(
         out,
@@ -248,7 +251,15 @@ pub fn view_json(out: &mut Vec<u8>, at: Duration, v: &View) {
             p.connected_for.as_millis()
         );
     }
-    let _ = writeln!(out, "],\"known\":{},\"retrying\":{}}}", v.known, v.retrying);
+    let _ = write!(out, "],\"known\":{},\"retrying\":{}", v.known, v.retrying);
+    out.extend_from_slice(b",\"text_hosts\":[");
+    for (i, h) in v.text_hosts.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let _ = write!(out, "\"{h}\"");
+    }
+    let _ = writeln!(out, "]}}");
 }
 
 /// An event's text line without its timestamp, as tests and the simulator

@@ -18,5 +18,6 @@ pub mod oserr;
 pub mod scan;
 pub mod shell;
 pub mod sim;
+pub mod text;
 pub mod wheel;
 pub mod wire;

@@ -18,6 +18,8 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+pub mod text;
+
 /// The four bytes every hello starts with.
 pub const MAGIC: [u8; 4] = *b"RUMR";
 /// The protocol version this build speaks.
@@ -114,6 +116,8 @@ pub enum Frame<'a> {
     },
     Keepalive,
     Goodbye(GoodbyeReason),
+    /// TEXT (6) or TEXT_HOST (7): text hosts, see [`text`].
+    Text(text::TextFrame<'a>),
 }
 
 /// httparse-style result of a decode that did not fail.
@@ -251,6 +255,9 @@ pub fn decode(buf: &[u8]) -> Result<Status<(Frame<'_>, usize)>, DecodeError> {
             _ => return Err(bad_len()),
         },
         T_KEEPALIVE => return Err(bad_len()),
+        text::T_TEXT | text::T_TEXT_HOST => {
+            Frame::Text(text::decode_text_body(ty, body, len as u32)?)
+        }
         other => return Err(DecodeError::UnknownType(other)),
     };
     Ok(Status::Complete((frame, 4 + len)))
@@ -398,6 +405,7 @@ impl Frame<'_> {
                 out.push(r.code());
                 finish(out, at);
             }
+            Frame::Text(t) => t.encode(out),
         }
     }
 }

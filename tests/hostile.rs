@@ -176,10 +176,21 @@ fn garbage_bytes_close_only_that_connection_with_a_reason() {
     let noise: Vec<u8> = (0..100_000).map(|_| rng.u8(..)).collect();
     let mut bad_magic = frame_bytes(&hello(5, 4000));
     bad_magic[5..9].copy_from_slice(b"XXXX");
+    // A first byte other than 0 is a text message (docs/PROTOCOL.md,
+    // "Telling them apart"): junk that is not one is refused as such.
+    let not_number = "invalid text message: the port before ':' is not a decimal number";
+    let mut rumor_noise = noise.clone();
+    rumor_noise[0] = 0;
+    let mut text_noise = noise;
+    text_noise[0] = b'x';
     let cases: Vec<(Vec<u8>, &str)> = vec![
-        (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(), "-byte limit"),
-        (b"{\"type\":\"hello\",\"port\":1}\n".to_vec(), "-byte limit"),
-        (b"1:text\n".to_vec(), "-byte limit"),
+        (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(), not_number),
+        (b"{\"type\":\"hello\",\"port\":1}\n".to_vec(), not_number),
+        (
+            b"hello\n".to_vec(),
+            "invalid text message: no ':' after a port number",
+        ),
+        (b"0:text\n".to_vec(), "invalid text message: port 0"),
         (vec![0, 0, 0, 0], "empty frame"),
         (vec![0, 0, 0, 1, 99], "unknown frame type 99"),
         (
@@ -189,7 +200,8 @@ fn garbage_bytes_close_only_that_connection_with_a_reason() {
         (bad_magic, "bad magic"),
         (frame_bytes(&message(b"hi")), "message before the handshake"),
         (frame_bytes(&hello(5, 0)), "hello without a listening port"),
-        (noise, "protocol error"),
+        (rumor_noise, "protocol error"),
+        (text_noise, "invalid text message"),
     ];
     let mut held = Vec::new();
     for (bytes, reason) in cases {
@@ -201,6 +213,14 @@ fn garbage_bytes_close_only_that_connection_with_a_reason() {
         m.a.wait_err(&[&who, reason]);
         held.push(s);
     }
+    // `1:text` is a valid text message: answered, printed on every node,
+    // and its host (where nothing listens) dropped at its first delivery.
+    let reply = common::text_host::send_text(m.a.addr, 1, b"text\n").unwrap();
+    assert_eq!(reply, b"Message received");
+    for n in [&m.a, &m.b, &m.c] {
+        n.wait_line("Received message [text\\n] from \"127.0.0.1:1\"");
+    }
+    m.a.wait_err(&["dropped the text host \"127.0.0.1:1\": the first message to it failed"]);
     // An established peer that turns to garbage is dropped, named.
     let mut p = m.a.join_raw(0xbad, NO_PORT);
     let name = format!("\"127.0.0.1:{NO_PORT}\"");
@@ -243,13 +263,22 @@ fn non_utf8_from_a_peer_and_from_stdin_is_replaced_never_a_panic() {
 #[test]
 fn huge_declared_lengths_and_lines_are_refused_at_once() {
     let mut m = mesh3();
-    // Before the handshake: closed on the four length bytes.
+    // Before the handshake: closed on the four length bytes. (A rumor
+    // stream starts with 0; any other first byte is a text message.)
+    let mut s = TcpStream::connect(m.a.addr).unwrap();
+    let local = s.local_addr().unwrap().to_string();
+    s.write_all(&[0, 0xff, 0xff, 0xff]).unwrap();
+    m.a.wait_closed(&mut s, "a connection that declared 16 MiB");
+    let limit = format!("frame of 16777215 bytes is over the {MAX_FRAME_LEN}-byte limit");
+    m.a.wait_err(&[&format!("closed connection with {local}"), &limit]);
     let mut s = TcpStream::connect(m.a.addr).unwrap();
     let local = s.local_addr().unwrap().to_string();
     s.write_all(&[0xff; 4]).unwrap();
-    m.a.wait_closed(&mut s, "a connection that declared 4 GiB");
-    let limit = format!("frame of 4294967295 bytes is over the {MAX_FRAME_LEN}-byte limit");
-    m.a.wait_err(&[&format!("closed connection with {local}"), &limit]);
+    m.a.wait_closed(&mut s, "a connection that sent 0xff 0xff 0xff 0xff");
+    m.a.wait_err(&[
+        &format!("closed connection with {local}"),
+        "invalid text message: no ':' after a port number",
+    ]);
     // After it: the largest frame is fine, one byte more is not.
     let mut p = m.a.join_raw(0xb16, NO_PORT);
     let big = vec![b'y'; MAX_PAYLOAD];

@@ -15,7 +15,13 @@ fn core_files() -> Vec<PathBuf> {
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "rs"))
         .collect();
-    for f in ["wire.rs", "wheel.rs", "scan.rs"] {
+    files.extend(
+        fs::read_dir(root.join("text"))
+            .expect("src/text exists")
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "rs")),
+    );
+    for f in ["wire.rs", "wire/text.rs", "wheel.rs", "scan.rs"] {
         files.push(root.join(f));
     }
     files.sort();

@@ -10,6 +10,7 @@ use std::fs;
 use std::net::SocketAddr;
 use std::path::Path;
 
+use rumor::wire::text::TextFrame;
 use rumor::wire::{Frame, GoodbyeReason, Hello, MAX_PAYLOAD, PeerEntry, VERSION};
 use rumor_fuzz::node_driver::{self, Header, Script};
 use rumor_fuzz::props;
@@ -118,6 +119,21 @@ fn frames() -> Vec<(&'static str, Vec<u8>)> {
         (
             "goodbye-other",
             enc(&Frame::Goodbye(GoodbyeReason::Other(77))),
+        ),
+        (
+            "text",
+            enc(&Frame::Text(TextFrame::Text {
+                ttl: 0,
+                origin: "127.0.0.1:1248".parse().expect("an address"),
+                text: b"hello from an old node",
+            })),
+        ),
+        (
+            "text-host-v6",
+            enc(&Frame::Text(TextFrame::TextHost {
+                ttl: 0,
+                addr: "[2001:db8::7]:1248".parse().expect("an address"),
+            })),
         ),
     ];
     let all: Vec<u8> = v.iter().flat_map(|(_, b)| b.clone()).collect();
@@ -297,6 +313,8 @@ fn scripts() -> Vec<(&'static str, Vec<u8>, Check)> {
         .hello(0, 20, 1)
         .accept(4)
         .raw(0, b"GET / HTTP/1.1\r\n\r\n")
+        // A text message (not a rumor byte first) ends at a pause.
+        .time(2)
         .accept(2)
         .hello(0, 21, 2)
         .peers(
@@ -340,6 +358,58 @@ fn scripts() -> Vec<(&'static str, Vec<u8>, Check)> {
         s.time(0).closed(0, 1).connected(0);
     }
     v.push(("timeouts", s.bytes, |s| s.dials >= 4));
+
+    // Text hosts: a text message from an inbound connection (answered,
+    // printed, its host learned), a TEXT peer, our line delivered to the
+    // host and answered, frames 6 and 7 from the peer, junk and a refused
+    // delivery.
+    let mut s = Script::new(Header::default());
+    s.accept(0)
+        .text(0, 2, b"hello from an old node")
+        .time(2)
+        .accept(3)
+        .hello_text(0, 5, 3)
+        .written(0)
+        .stdin(b"a line\n")
+        .connected(0)
+        .reply(1, 16)
+        .text_frame(0, 4, Some(b"relayed"))
+        .text_frame(0, 5, None)
+        .accept(1)
+        .text(1, 1, b"port zero")
+        .accept(2)
+        .raw(1, b"\xff\xfe junk")
+        .time(2)
+        .stdin(b"another\n")
+        .closed(1, 1)
+        .closed(1, 1)
+        .time(0);
+    v.push(("text-inbound", s.bytes, |s| {
+        s.messages_received >= 2 && s.max_text_hosts_seen >= 2 && s.text_sends >= 2
+    }));
+
+    // Dialing a text host: it answers our hello with `Message received`.
+    let mut s = Script::new(Header {
+        bootstrap: &[2],
+        period: 1,
+        ..Header::default()
+    });
+    s.connected(0)
+        .reply(0, 16)
+        .time(2)
+        .connected(0)
+        .reply(0, 9)
+        .reply(0, 16)
+        .time(2)
+        .connected(0)
+        .reply(0, 9)
+        .reply(0, 7)
+        .time(2)
+        .time(5)
+        .time(0);
+    v.push(("text-dialed", s.bytes, |s| {
+        s.max_text_hosts_seen == 1 && s.text_sends >= 2
+    }));
     v
 }
 

@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 
 use rumor::capture::{Capture, Out};
 use rumor::node::{Config, ConnId, Node, Reason};
+use rumor::text::{self, REPLY};
+use rumor::wire::text::TextFrame;
 use rumor::wire::{self, DecodeError, Frame, GoodbyeReason, Hello, PeerEntry, Status};
 
 /// The port both listen addresses use.
@@ -159,7 +161,13 @@ pub mod op {
     pub const STDIN: u8 = 11;
     pub const STDIN_CLOSED: u8 = 12;
     pub const SHUTDOWN: u8 = 13;
-    pub const COUNT: u8 = 14;
+    /// A text host's message, `PORT:TEXT`, as raw bytes.
+    pub const TEXT: u8 = 14;
+    /// A text host's reply, `Message received`, maybe cut short.
+    pub const REPLY: u8 = 15;
+    /// A TEXT or TEXT_HOST frame.
+    pub const TEXT_FRAME: u8 = 16;
+    pub const COUNT: u8 = 17;
 }
 
 /// A conn as the fake driver sees it.
@@ -168,6 +176,24 @@ struct FakeConn {
     open: bool,
     /// Bytes of `Send` outputs not yet reported written.
     queued: usize,
+    /// Accepted (not dialed).
+    inbound: bool,
+    /// The first byte the driver handed the node on it.
+    first: Option<u8>,
+    /// It was sent text-protocol bytes (a reply, or a delivery's message).
+    text: bool,
+}
+
+impl FakeConn {
+    fn new(inbound: bool) -> Self {
+        FakeConn {
+            open: inbound,
+            queued: 0,
+            inbound,
+            first: None,
+            text: false,
+        }
+    }
 }
 
 /// What a run reached, for the seed generator's sanity checks.
@@ -179,6 +205,9 @@ pub struct Summary {
     pub dials: usize,
     pub messages_received: u64,
     pub messages_sent: u64,
+    pub max_text_hosts_seen: usize,
+    /// Replies and deliveries the node sent in the text protocol.
+    pub text_sends: usize,
 }
 
 struct Driver {
@@ -211,6 +240,8 @@ pub fn run(data: &[u8]) -> Summary {
     cfg.max_peers = 1 + usize::from(caps & 3);
     cfg.max_pending = 1 + usize::from(caps >> 2 & 3);
     cfg.max_known = 1 + usize::from(caps >> 4 & 7);
+    // No script byte of its own, so older seeds keep their layout.
+    cfg.max_text_hosts = cfg.max_known;
     let b = c.u8();
     cfg.max_list_take = 1 + usize::from(b & 7);
     cfg.max_line = 8 << (b >> 3 & 7);
@@ -310,13 +341,7 @@ impl Driver {
                 if let Some(id) = self.node.handle_accepted(remote, now) {
                     assert!(!self.shut_down, "accepted after shutdown");
                     assert!(!self.conns.contains_key(&id), "{id:?} handed out twice");
-                    self.conns.insert(
-                        id,
-                        FakeConn {
-                            open: true,
-                            queued: 0,
-                        },
-                    );
+                    self.conns.insert(id, FakeConn::new(true));
                     self.order.push(id);
                 }
             }
@@ -451,6 +476,48 @@ impl Driver {
                 self.node.handle_stdin(&bytes, now);
             }
             op::STDIN_CLOSED => self.node.handle_stdin_closed(now),
+            op::TEXT => {
+                let (i, port, n) = (c.u8(), c.u8(), c.u8());
+                let port = match port % 8 {
+                    0 => PORT.to_string(),
+                    1 => "0".into(),
+                    2 => "7001".into(),
+                    3 => "7002".into(),
+                    4 => "65536".into(),
+                    5 => String::new(),
+                    6 => "1".into(),
+                    _ => c.u16().to_string(),
+                };
+                let mut bytes = format!("{port}:").into_bytes();
+                bytes.extend_from_slice(c.bytes(usize::from(n)));
+                let cut = c.u8();
+                self.feed(i, &bytes, cut);
+            }
+            op::REPLY => {
+                let (i, n, cut) = (c.u8(), c.u8(), c.u8());
+                let n = usize::from(n).min(REPLY.len());
+                self.feed(i, &REPLY[..n], cut);
+            }
+            op::TEXT_FRAME => {
+                let (i, kind) = (c.u8(), c.u8());
+                let addr = c.addr();
+                let n = c.u8();
+                let text = c.bytes(usize::from(n)).to_vec();
+                let cut = c.u8();
+                let f = if kind & 1 == 0 {
+                    TextFrame::Text {
+                        ttl: kind >> 1,
+                        origin: addr,
+                        text: &text,
+                    }
+                } else {
+                    TextFrame::TextHost {
+                        ttl: kind >> 1,
+                        addr,
+                    }
+                };
+                self.send_frame(i, &Frame::Text(f), cut);
+            }
             _ => {
                 self.node.handle_shutdown(now);
                 self.shut_down = true;
@@ -472,6 +539,11 @@ impl Driver {
             return;
         };
         let now = self.now;
+        if let Some(fc) = self.conns.get_mut(&id)
+            && fc.first.is_none()
+        {
+            fc.first = bytes.first().copied();
+        }
         let at = usize::from(cut) % (bytes.len() + 1);
         for piece in [&bytes[..at], &bytes[at..]] {
             if !self.conns.contains_key(&id) || !self.node.handle_read(id, piece, now) {
@@ -479,6 +551,21 @@ impl Driver {
                 return;
             }
         }
+    }
+
+    /// Whether `bytes` sent on `conn` are the text protocol's: the reply
+    /// to an accepted connection whose first byte was not 0 (a text
+    /// message), or `PORT:TEXT` with the node's port, at most 4,096 bytes,
+    /// on a connection it dialed (a delivery). Anything else must be frames.
+    fn is_text_send(&self, conn: ConnId, bytes: &[u8]) -> bool {
+        let Some(fc) = self.conns.get(&conn) else {
+            return false;
+        };
+        if fc.inbound {
+            return bytes == REPLY && fc.first.is_some_and(|b| b != 0);
+        }
+        let head = format!("{}:", self.own.port());
+        bytes.starts_with(head.as_bytes()) && bytes.len() <= text::MAX_TEXT_MESSAGE
     }
 
     /// Takes every output and checks it.
@@ -493,14 +580,21 @@ impl Driver {
             match out {
                 Out::Send(conn, bytes) => {
                     assert!(!closed.contains(&conn), "Send to {conn:?} after its Close");
-                    let mut at = 0;
-                    while at < bytes.len() {
-                        match wire::decode(&bytes[at..]) {
-                            Ok(Status::Complete((_, n))) => at += n,
-                            other => panic!("Send of bytes that are not frames: {other:?}"),
+                    assert!(!bytes.is_empty(), "empty Send");
+                    if self.is_text_send(conn, &bytes) {
+                        self.summary.text_sends += 1;
+                        if let Some(fc) = self.conns.get_mut(&conn) {
+                            fc.text = true;
+                        }
+                    } else {
+                        let mut at = 0;
+                        while at < bytes.len() {
+                            match wire::decode(&bytes[at..]) {
+                                Ok(Status::Complete((_, n))) => at += n,
+                                other => panic!("Send of bytes that are not frames: {other:?}"),
+                            }
                         }
                     }
-                    assert!(!bytes.is_empty(), "empty Send");
                     self.summary.frames_sent += 1;
                     // A Send to a conn the driver has just reported closed
                     // is dropped, as a real driver has no socket for it.
@@ -539,13 +633,7 @@ impl Driver {
             }
             assert!(!self.conns.contains_key(&conn), "{conn:?} handed out twice");
             self.summary.dials += 1;
-            self.conns.insert(
-                conn,
-                FakeConn {
-                    open: false,
-                    queued: 0,
-                },
-            );
+            self.conns.insert(conn, FakeConn::new(false));
             self.order.push(conn);
         }
     }
@@ -604,7 +692,10 @@ impl Driver {
         // Over the budget only peers with empty queues get a message, and
         // control frames always go: one message and the control allowance
         // per connection past it at most.
-        let slack = self.conns.len() * (cfg.max_line + 14 + self.allowance);
+        // A text connection gets at most one message of its own protocol.
+        let texts = self.conns.values().filter(|fc| fc.text).count();
+        let slack = self.conns.len() * (cfg.max_line + 14 + self.allowance)
+            + texts * text::MAX_TEXT_MESSAGE;
         assert!(
             total <= cfg.max_unsent_total + slack,
             "{total} bytes queued in all; the budget is {} (+{slack})",
@@ -617,13 +708,27 @@ impl Driver {
                 Some(fc.queued),
                 "{id:?}: the node's unsent count differs from what it sent"
             );
+            let extra = if fc.text { text::MAX_TEXT_MESSAGE } else { 0 };
             assert!(
-                fc.queued <= cfg.max_unsent + self.allowance,
+                fc.queued <= cfg.max_unsent + self.allowance + extra,
                 "{id:?} has {} bytes queued; the cap is {} (+{})",
                 fc.queued,
                 cfg.max_unsent,
-                self.allowance
+                self.allowance + extra
             );
+        }
+        let hosts = node.text_hosts();
+        self.summary.max_text_hosts_seen = self.summary.max_text_hosts_seen.max(hosts.len());
+        assert!(
+            hosts.len() <= cfg.max_text_hosts,
+            "{} text hosts over {}",
+            hosts.len(),
+            cfg.max_text_hosts
+        );
+        for h in &hosts {
+            assert!(!is_undialable(*h), "text host {h}");
+            assert!(canonical(*h) != own, "the node is its own text host");
+            assert!(!addrs.contains(h), "text host {h} is also a peer");
         }
         if self.shut_down {
             assert_eq!(conns, 0, "conns left after shutdown");
@@ -723,6 +828,11 @@ impl Script {
     pub fn hello(&mut self, i: u8, id: u8, port: u8) -> &mut Self {
         self.op(op::HELLO, &[i, id, 0, 0, port, 0])
     }
+    /// Like [`Script::hello`], with the TEXT flag: the peer takes TEXT
+    /// and TEXT_HOST frames.
+    pub fn hello_text(&mut self, i: u8, id: u8, port: u8) -> &mut Self {
+        self.op(op::HELLO, &[i, id, 0, wire::text::FLAG_TEXT, port, 0])
+    }
     /// A peer list of `(node id, pool index)` entries.
     pub fn peers(&mut self, i: u8, entries: &[(u8, u8)]) -> &mut Self {
         self.bytes
@@ -772,5 +882,29 @@ impl Script {
     }
     pub fn shutdown(&mut self) -> &mut Self {
         self.op(op::SHUTDOWN, &[])
+    }
+    /// A text message on conn `i`: port kind 0 the node's own port, 1 `0`,
+    /// 2 7001, 3 7002, 4 `65536`, 5 none, 6 `1`.
+    pub fn text(&mut self, i: u8, port: u8, text: &[u8]) -> &mut Self {
+        self.bytes
+            .extend_from_slice(&[op::TEXT, i, port, text.len() as u8]);
+        self.bytes.extend_from_slice(text);
+        self.bytes.push(0);
+        self
+    }
+    /// The first `n` bytes of a text host's reply on conn `i`.
+    pub fn reply(&mut self, i: u8, n: u8) -> &mut Self {
+        self.op(op::REPLY, &[i, n, 0])
+    }
+    /// A TEXT frame (with `Some(text)`) or a TEXT_HOST frame naming pool
+    /// address `a`, on conn `i`.
+    pub fn text_frame(&mut self, i: u8, a: u8, text: Option<&[u8]>) -> &mut Self {
+        let t = text.unwrap_or_default();
+        let kind = u8::from(text.is_none());
+        self.bytes
+            .extend_from_slice(&[op::TEXT_FRAME, i, kind, a, t.len() as u8]);
+        self.bytes.extend_from_slice(t);
+        self.bytes.push(0);
+        self
     }
 }

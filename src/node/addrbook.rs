@@ -264,6 +264,12 @@ impl AddrBook {
         }
     }
 
+    /// Forgets `addr` altogether, a bootstrap address too (it turned out
+    /// to be a text host).
+    pub fn remove(&mut self, addr: SocketAddr) {
+        self.known.remove(&addr);
+    }
+
     /// Forgets `addr` unless it is a bootstrap address.
     pub fn forget_unless_bootstrap(&mut self, addr: SocketAddr) {
         if self.known.get(&addr).is_some_and(|k| !k.bootstrap) {

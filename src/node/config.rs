@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::text;
 use crate::wire::MAX_PAYLOAD;
 
 /// Every limit and timeout of a node. [`Config::new`] gives the defaults.
@@ -70,6 +71,16 @@ pub struct Config {
     /// With `exit_on_eof`, how long the join may take before stdin is read
     /// anyway (its lines then go to whoever is connected, maybe nobody).
     pub join_timeout: Duration,
+    /// Text hosts (`docs/PROTOCOL.md`, "Text hosts"): a text message ends
+    /// after this long without a byte. Its deadline is `handshake_timeout`.
+    pub text_pause: Duration,
+    /// A delivery to a text host (connect, write, reply) must be done in
+    /// this long.
+    pub text_delivery_timeout: Duration,
+    /// Most text hosts remembered.
+    pub max_text_hosts: usize,
+    /// A text host neither heard from nor delivered to this long is dropped.
+    pub text_host_idle: Duration,
 }
 
 impl Config {
@@ -99,6 +110,10 @@ impl Config {
             exit_on_eof: false,
             leave_timeout: Duration::from_secs(5),
             join_timeout: Duration::from_secs(10),
+            text_pause: Duration::from_millis(100),
+            text_delivery_timeout: text::delivery::TIMEOUT,
+            max_text_hosts: text::hosts::CAP,
+            text_host_idle: text::hosts::MAX_IDLE,
         }
     }
 

@@ -25,6 +25,15 @@ pub enum State {
     Retiring,
 }
 
+/// What a text-protocol connection is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TextRole {
+    /// Accepted, and its first byte said text: one message from a text host.
+    Message,
+    /// Dialed to deliver one message to a text host.
+    Delivery,
+}
+
 /// The peer a connection's hello named.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PeerInfo {
@@ -48,6 +57,10 @@ pub struct Conn {
     /// flag, theirs): the mesh knows this peer already, so it is not
     /// announced.
     listed: bool,
+    /// Its hello set TEXT: it takes TEXT and TEXT_HOST frames.
+    text_frames: bool,
+    /// A text-protocol connection, not a rumor one.
+    text: Option<TextRole>,
     pub live: Liveness,
     pub queue: PeerQueue,
     pub inbound: Inbound,
@@ -55,14 +68,52 @@ pub struct Conn {
 
 impl Conn {
     pub fn inbound(remote: SocketAddr, now: Instant) -> Self {
-        Self::new(Direction::Inbound, remote, State::Handshaking, false, now)
+        let input = Inbound::accepted(now);
+        Self::new(
+            Direction::Inbound,
+            remote,
+            State::Handshaking,
+            false,
+            input,
+            now,
+        )
     }
 
     pub fn dial(addr: SocketAddr, listed: bool, now: Instant) -> Self {
-        Self::new(Direction::Outbound, addr, State::Connecting, listed, now)
+        let input = Inbound::dialed();
+        Self::new(
+            Direction::Outbound,
+            addr,
+            State::Connecting,
+            listed,
+            input,
+            now,
+        )
     }
 
-    fn new(dir: Direction, remote: SocketAddr, state: State, listed: bool, now: Instant) -> Self {
+    /// A connection that delivers one message to the text host at `addr`.
+    pub fn delivery(addr: SocketAddr, now: Instant) -> Self {
+        let input = Inbound::delivery();
+        let mut c = Self::new(
+            Direction::Outbound,
+            addr,
+            State::Connecting,
+            false,
+            input,
+            now,
+        );
+        c.text = Some(TextRole::Delivery);
+        c
+    }
+
+    fn new(
+        dir: Direction,
+        remote: SocketAddr,
+        state: State,
+        listed: bool,
+        inbound: Inbound,
+        now: Instant,
+    ) -> Self {
         Conn {
             dir,
             remote,
@@ -71,9 +122,11 @@ impl Conn {
             peer: None,
             got_peer_list: false,
             listed,
+            text_frames: false,
+            text: None,
             live: Liveness::new(now),
             queue: PeerQueue::default(),
-            inbound: Inbound::default(),
+            inbound,
         }
     }
 
@@ -115,6 +168,25 @@ impl Conn {
 
     pub fn mark_listed(&mut self) {
         self.listed = true;
+    }
+
+    pub fn text_frames(&self) -> bool {
+        self.text_frames
+    }
+
+    /// Its hello set TEXT.
+    pub fn mark_text_frames(&mut self) {
+        self.text_frames = true;
+    }
+
+    /// What it is for, if it speaks the text protocol.
+    pub fn text_role(&self) -> Option<TextRole> {
+        self.text
+    }
+
+    /// Its first byte said text: it carries one text host's message.
+    pub fn mark_text_message(&mut self) {
+        self.text = Some(TextRole::Message);
     }
 
     pub fn got_peer_list(&self) -> bool {

@@ -112,7 +112,7 @@ impl Node {
     fn dialing_count(&self) -> usize {
         self.conns
             .iter()
-            .filter(|(_, c)| c.is_outbound() && c.in_handshake())
+            .filter(|(_, c)| c.is_outbound() && c.in_handshake() && c.text_role().is_none())
             .count()
     }
 

@@ -55,16 +55,24 @@ pub enum DiagKind {
     Dial,
     /// A handshake finished or failed (verbose).
     Handshake,
+    /// Text hosts: one learned by a dial, dropped, or not remembered; a
+    /// message too long for them.
+    TextHost,
+    /// One delivery to a text host failed, or a text host's message was
+    /// taken (verbose).
+    TextDelivery,
 }
 
 impl DiagKind {
     pub fn level(self) -> Level {
         match self {
             DiagKind::LineDropped | DiagKind::JoinTimeout => Level::Error,
-            DiagKind::Config | DiagKind::Refused | DiagKind::PeerFault | DiagKind::Retry => {
-                Level::Notice
-            }
-            DiagKind::Dial | DiagKind::Handshake => Level::Debug,
+            DiagKind::Config
+            | DiagKind::Refused
+            | DiagKind::PeerFault
+            | DiagKind::Retry
+            | DiagKind::TextHost => Level::Notice,
+            DiagKind::Dial | DiagKind::Handshake | DiagKind::TextDelivery => Level::Debug,
         }
     }
 
@@ -79,6 +87,8 @@ impl DiagKind {
             DiagKind::Retry => "retry",
             DiagKind::Dial => "dial",
             DiagKind::Handshake => "handshake",
+            DiagKind::TextHost => "text_host",
+            DiagKind::TextDelivery => "text_delivery",
         }
     }
 }

@@ -27,7 +27,8 @@ pub fn hello(
 ) -> Hello {
     Hello {
         version: wire::VERSION,
-        flags: if listed { wire::FLAG_LISTED } else { 0 },
+        // We take TEXT and TEXT_HOST frames (docs/PROTOCOL.md, "Text hosts").
+        flags: wire::text::FLAG_TEXT | if listed { wire::FLAG_LISTED } else { 0 },
         node_id,
         listen_port,
         advertised,

@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use super::conn::State;
+use super::conn::{State, TextRole};
 use super::conns::ConnId;
 use super::event::DiagKind;
 use super::reason::Reason;
@@ -29,19 +29,25 @@ impl Node {
                 .get(id)
                 .filter(|c| c.state() == State::Active)
                 .and_then(|c| c.peer());
+            let delivery =
+                self.conns.get(id).and_then(|c| c.text_role()) == Some(TextRole::Delivery);
             match peer {
                 Some(p) => {
                     self.send_frame(id, &Frame::Goodbye(GoodbyeReason::Shutdown), now);
                     waiting.push((id, p.listen));
                 }
+                // Our lines on their way to text hosts are waited for.
+                None if delivery => {}
                 None => self.close(id, now, Reason::Shutdown),
             }
         }
-        if !waiting.is_empty() {
+        let texts = self.texts.hosts.busy();
+        if !waiting.is_empty() || !texts.is_empty() {
             self.wheel
                 .insert(now + self.cfg.leave_timeout, Timer::Leave);
         }
-        self.departure.begin(waiting, self.stats.lines_dropped);
+        self.departure
+            .begin(waiting, texts, self.stats.lines_dropped);
     }
 
     /// The join took too long: read stdin anyway.
@@ -67,6 +73,18 @@ impl Node {
     pub(super) fn leave_timeout(&mut self, now: Instant) {
         for id in self.departure.waiting() {
             self.close(id, now, Reason::Shutdown);
+        }
+        let deliveries: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.text_role() == Some(TextRole::Delivery))
+            .map(|(id, _)| id)
+            .collect();
+        for id in deliveries {
+            self.close(id, now, Reason::Shutdown);
+        }
+        for addr in self.departure.texts_waiting() {
+            self.departure.text_done(addr, false);
         }
     }
 }

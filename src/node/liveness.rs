@@ -39,12 +39,41 @@ pub enum Check {
     Fine,
 }
 
+/// One timer that traffic never moves: set for the earliest deadline it
+/// is asked for; a firing is stale unless it is that one.
+#[derive(Debug, Default)]
+pub struct OneTimer {
+    /// The earliest timer pending; later ones are stale.
+    armed_at: Option<Instant>,
+}
+
+impl OneTimer {
+    /// Whether a timer must be set for `at`: only when none is pending
+    /// for an earlier time. Records it.
+    pub fn arm(&mut self, at: Instant) -> bool {
+        if self.armed_at.is_none_or(|t| at < t) {
+            self.armed_at = Some(at);
+            return true;
+        }
+        false
+    }
+
+    /// A timer fired at `now`: false if it is stale (an earlier one is
+    /// still due or has re-armed since).
+    pub fn fire(&mut self, now: Instant) -> bool {
+        if self.armed_at.is_none_or(|t| t > now) {
+            return false;
+        }
+        self.armed_at = None;
+        true
+    }
+}
+
 #[derive(Debug)]
 pub struct Liveness {
     last_rx: Instant,
     last_tx: Instant,
-    /// The earliest timer pending; later ones are stale.
-    armed_at: Option<Instant>,
+    timer: OneTimer,
 }
 
 impl Liveness {
@@ -52,7 +81,7 @@ impl Liveness {
         Liveness {
             last_rx: now,
             last_tx: now,
-            armed_at: None,
+            timer: OneTimer::default(),
         }
     }
 
@@ -80,24 +109,14 @@ impl Liveness {
         }
     }
 
-    /// Whether a timer must be set for `at`: only when none is pending
-    /// for an earlier time. Records it.
+    /// Whether a timer must be set for `at` (see [`OneTimer::arm`]).
     pub fn arm(&mut self, at: Instant) -> bool {
-        if self.armed_at.is_none_or(|t| at < t) {
-            self.armed_at = Some(at);
-            return true;
-        }
-        false
+        self.timer.arm(at)
     }
 
-    /// A timer fired at `now`: false if it is stale (an earlier one is
-    /// still due or has re-armed since).
+    /// A timer fired at `now`: false if it is stale.
     pub fn fire(&mut self, now: Instant) -> bool {
-        if self.armed_at.is_none_or(|t| t > now) {
-            return false;
-        }
-        self.armed_at = None;
-        true
+        self.timer.fire(now)
     }
 
     /// What is due at `now` in `stage`.

@@ -16,13 +16,16 @@
 //! ([`membership`]); stdin lines ([`lines`]); random messages
 //! ([`chatter`]); the node's own name (`naming`); the output queue
 //! ([`output`]) and its events ([`event`]); close reasons ([`reason`]);
-//! every limit ([`config`]).
+//! every limit ([`config`]); text hosts, the older plain-text protocol
+//! ([`texts`], with the wiring in `texting.rs` and `delivering.rs`; the
+//! rules are `crate::text`).
 
 pub mod addrbook;
 pub mod chatter;
 pub mod config;
 pub mod conn;
 pub mod conns;
+mod delivering;
 pub mod departure;
 mod dialing;
 pub mod drive;
@@ -41,6 +44,8 @@ mod peering;
 pub mod peers;
 pub mod reason;
 mod routes;
+mod texting;
+pub mod texts;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -75,6 +80,8 @@ enum Timer {
     JoinLimit,
     /// `--exit-on-eof`: the wait for peers to close is over.
     Leave,
+    /// A text host may be idle too long.
+    TextHosts,
 }
 
 /// Counters a driver or test can read.
@@ -107,6 +114,8 @@ pub struct View {
     pub known: usize,
     /// Addresses with a redial pending.
     pub retrying: usize,
+    /// Text hosts (the older protocol), in the order learned.
+    pub text_hosts: Vec<SocketAddr>,
 }
 
 /// The protocol state machine of one node.
@@ -134,6 +143,8 @@ pub struct Node {
     stats: Stats,
     /// Scratch list of a broadcast's recipients.
     targets: Vec<SocketAddr>,
+    /// Text hosts, their messages and our deliveries to them.
+    texts: texts::Texts,
 }
 
 impl Node {
@@ -142,6 +153,7 @@ impl Node {
     pub fn new(cfg: Config, seed: u64, now: Instant) -> Self {
         let mut rng = fastrand::Rng::with_seed(seed);
         let id = rng.u64(1..);
+        let texts = texts::Texts::new(&cfg, rng.u64(..));
         let backoff = Backoff {
             min: cfg.redial_min,
             max: cfg.redial_max,
@@ -174,6 +186,7 @@ impl Node {
             leaving: false,
             stats: Stats::default(),
             targets: Vec::new(),
+            texts,
             cfg,
         }
     }
@@ -215,6 +228,11 @@ impl Node {
         self.book.contains(addr)
     }
 
+    /// The text hosts this node knows, in the order learned.
+    pub fn text_hosts(&self) -> Vec<SocketAddr> {
+        self.texts.hosts.addrs().collect()
+    }
+
     /// Bytes queued for all connections together.
     pub fn unsent_total(&self) -> usize {
         self.outbox.total()
@@ -250,6 +268,7 @@ impl Node {
             peers,
             known: self.book.len(),
             retrying: self.book.retrying(),
+            text_hosts: self.text_hosts(),
         }
     }
 
@@ -318,15 +337,17 @@ impl Node {
         if self.leaving {
             return None;
         }
-        let pending = self.conns.len() - self.peers.len();
+        // Deliveries to text hosts are connections, but not handshakes.
+        let pending = (self.conns.len() - self.peers.len()).saturating_sub(self.texts.in_flight());
         if pending >= self.cfg.max_pending && !self.evict_handshake(now) {
             return self.refuse(remote, now, Refusal::AtCap);
         }
         if self.conns.len() >= self.cfg.conn_cap() {
             return self.refuse(remote, now, Refusal::AtCap);
         }
+        // Our hello waits for the first byte: a text host's message gets
+        // nothing but its reply (docs/PROTOCOL.md, "Text hosts").
         let id = self.conns.insert(Conn::inbound(remote, now));
-        self.send_hello(id, now);
         self.arm(id, now);
         Some(id)
     }
@@ -351,7 +372,9 @@ impl Node {
             return;
         }
         c.connected(now);
-        self.send_hello(conn, now);
+        if !self.text_connected(conn, now) {
+            self.send_hello(conn, now);
+        }
     }
 
     /// The driver reports `n` bytes of `conn`'s queue written to the socket.
@@ -368,7 +391,8 @@ impl Node {
             return false;
         };
         let mut inbound = std::mem::take(&mut c.inbound);
-        let r = inbound.feed(bytes, |f| self.handle_frame(conn, f, now));
+        let text = self.texts.reader();
+        let r = inbound.feed(bytes, now, text, |i| self.on_input(conn, i, now));
         match r {
             Ok(true) => match self.conns.get_mut(conn) {
                 Some(c) => {
@@ -419,6 +443,7 @@ impl Node {
                 Timer::Join => self.finish_join(now, membership::Check::Deadline),
                 Timer::JoinLimit => self.join_limit(now),
                 Timer::Leave => self.leave_timeout(now),
+                Timer::TextHosts => self.on_text_expiry(now),
             }
         }
         self.expired = due;
@@ -433,10 +458,11 @@ impl Node {
         self.leaving = true;
         let ids: Vec<ConnId> = self.conns.iter().map(|(id, _)| id).collect();
         for id in ids {
-            if matches!(
-                self.conns.get(id).map(|c| c.state()),
-                Some(State::Active | State::Handshaking)
-            ) {
+            // Only where our hello went: not to a text connection, nor
+            // to an accepted one that has sent nothing yet.
+            if self.conns.get(id).is_some_and(|c| {
+                matches!(c.state(), State::Active | State::Handshaking) && c.inbound.speaks_rumor()
+            }) {
                 self.send_frame(id, &Frame::Goodbye(GoodbyeReason::Shutdown), now);
             }
             self.close(id, now, Reason::Shutdown);

@@ -29,7 +29,10 @@ impl Node {
             return;
         };
         let listed = c.is_outbound() && c.listed();
-        c.hello_sent(now);
+        // An accepted connection's deadline counts from its accept.
+        if c.is_outbound() {
+            c.hello_sent(now);
+        }
         let advertised = self.cfg.hello_advertised();
         let hello = handshake::hello(self.id, self.cfg.listen.port(), listed, advertised);
         self.send_frame(id, &Frame::Hello(hello), now);
@@ -42,6 +45,9 @@ impl Node {
         let (dir, remote) = (c.dir(), c.remote());
         if dir == Direction::Inbound && h.flags & wire::FLAG_LISTED != 0 {
             c.mark_listed();
+        }
+        if h.flags & wire::text::FLAG_TEXT != 0 {
+            c.mark_text_frames();
         }
         let listen = handshake::listen_addr(dir, remote, &h);
         if let Some(claim) = handshake::unproven_claim(dir, remote, &h) {
@@ -183,6 +189,7 @@ impl Node {
             })
             .collect();
         self.send_frame(id, &Frame::Peers(others), now);
+        self.text_peer_joined(id, peer.listen, now);
         // A peer reached through a peer list is known to the mesh already;
         // announcing it again would cost every member a frame per join.
         if !listed {

@@ -92,6 +92,11 @@ pub enum Reason {
     /// GOODBYE(duplicate) on the connection we kept: the peer kept another
     /// that we do not have. A loss, redialed.
     Disowned,
+    /// A text message or a delivery to a text host is over.
+    TextDone,
+    /// A peer we dialed answered our hello with `Message received`: it is
+    /// a text host, never dialed as a rumor peer again.
+    TextHost,
 }
 
 /// What losing a connection means for its address.
@@ -135,6 +140,8 @@ impl Reason {
             Reason::Full => "at the peer limit".into(),
             Reason::IdElsewhere(a) => format!("its node id is connected at {a}"),
             Reason::Disowned => "it kept another connection that is gone".into(),
+            Reason::TextDone => "text message over".into(),
+            Reason::TextHost => "it is a text host".into(),
         }
     }
 
@@ -168,12 +175,14 @@ impl Reason {
             | Reason::Protocol(_)
             | Reason::Unexpected { .. }
             | Reason::SelfConnect
-            | Reason::NoPort => Aftermath::Forget,
+            | Reason::NoPort
+            | Reason::TextHost => Aftermath::Forget,
             Reason::Duplicate
             | Reason::Shutdown
             | Reason::Evicted
             | Reason::Full
-            | Reason::IdElsewhere(_) => Aftermath::Keep,
+            | Reason::IdElsewhere(_)
+            | Reason::TextDone => Aftermath::Keep,
             _ if was_peer || outbound => Aftermath::Redial,
             _ => Aftermath::Keep,
         }

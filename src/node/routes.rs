@@ -17,6 +17,7 @@ use super::membership;
 use super::outbox::{Admit, Cargo};
 use super::reason::{Aftermath, Phase, Reason};
 use super::{Node, Timer};
+use crate::wire::text::TextFrame;
 use crate::wire::{self, Frame, GoodbyeReason};
 
 impl Node {
@@ -43,6 +44,10 @@ impl Node {
                 true
             }
             (State::Active | State::Retiring, Frame::Keepalive) => true,
+            (State::Active | State::Retiring, Frame::Text(t)) => {
+                self.on_text_frame(t, now);
+                true
+            }
             (State::Active | State::Retiring, Frame::Goodbye(reason)) => {
                 let why = match reason {
                     GoodbyeReason::Duplicate if state == State::Active => Reason::Disowned,
@@ -76,6 +81,9 @@ impl Node {
         let Some(c) = self.conns.get(id) else {
             return false;
         };
+        if let Some(role) = c.text_role() {
+            return self.drop_text_conn(id, role, why, now);
+        }
         let (state, outbound, remote) = (c.state(), c.is_outbound(), c.remote());
         let (book_addr, peer) = (c.book_addr(), c.peer());
         let was_peer = state == State::Active;
@@ -146,10 +154,16 @@ impl Node {
 
     /// Schedules `id`'s next check at its earliest deadline.
     pub(super) fn arm(&mut self, id: ConnId, now: Instant) {
+        let text = self.text_deadline(id);
         let Some(c) = self.conns.get_mut(id) else {
             return;
         };
-        let at = c.live.deadline(c.stage(), &self.timeouts).max(now);
+        let at = match text {
+            None => c.live.deadline(c.stage(), &self.timeouts),
+            Some(Some(at)) => at,
+            Some(None) => return,
+        };
+        let at = at.max(now);
         if c.live.arm(at) {
             self.wheel.insert(at, Timer::Conn(id));
         }
@@ -162,6 +176,10 @@ impl Node {
         if !c.live.fire(now) {
             return; // superseded by an earlier timer that already re-armed
         }
+        if c.text_role().is_some() {
+            self.on_text_timer(id, now);
+            return;
+        }
         match c.live.check(c.stage(), &self.timeouts, now) {
             Check::Close(Reason::Slow { .. }) => {
                 let dropped = c.queue.dropped();
@@ -171,11 +189,23 @@ impl Node {
             Check::Close(why) => {
                 if why == Reason::HandshakeTimeout {
                     let remote = c.remote();
-                    self.diag(
-                        now,
-                        DiagKind::Handshake,
-                        format_args!("no handshake from {remote} in time; closing"),
-                    );
+                    if c.inbound.is_silent() {
+                        // Neither a rumor node nor a text host: nothing came.
+                        let secs = self.cfg.handshake_timeout.as_secs_f64();
+                        self.diag(
+                            now,
+                            DiagKind::PeerFault,
+                            format_args!(
+                                "closed connection with {remote}: it sent nothing in {secs}s"
+                            ),
+                        );
+                    } else {
+                        self.diag(
+                            now,
+                            DiagKind::Handshake,
+                            format_args!("no handshake from {remote} in time; closing"),
+                        );
+                    }
                 }
                 self.close(id, now, why);
                 return;
@@ -191,7 +221,7 @@ impl Node {
             return;
         };
         self.wheel.insert(next, Timer::Period);
-        if self.peers.is_empty() || self.leaving {
+        if !self.has_members() || self.leaving {
             return;
         }
         let msg = chatter::random_message(&mut self.rng);
@@ -215,7 +245,7 @@ impl Node {
         if text.is_empty() || self.leaving {
             return;
         }
-        if self.peers.is_empty() {
+        if !self.has_members() {
             self.stats.lines_dropped += 1;
             self.diag(
                 now,
@@ -233,6 +263,11 @@ impl Node {
                 self.broadcast(fixed.as_bytes(), now, Cargo::StdinLine);
             }
         }
+    }
+
+    /// Whether there is anyone to send to: a peer or a text host.
+    fn has_members(&self) -> bool {
+        !self.peers.is_empty() || !self.texts.hosts.is_empty()
     }
 
     /// Sends `payload` to every established peer with room for it, and
@@ -255,6 +290,11 @@ impl Node {
                     self.stats.lines_dropped += 1;
                 }
             }
+        }
+        // Text hosts are listed with the peers, by address.
+        if !self.texts.hosts.is_empty() {
+            self.text_broadcast(payload, &mut to, now);
+            to.sort_unstable();
         }
         let at = self.elapsed(now);
         self.out.sending(at, payload, to.iter().copied());
@@ -300,5 +340,7 @@ fn frame_name(f: &Frame<'_>) -> &'static str {
         Frame::Message { .. } => "message",
         Frame::Keepalive => "keepalive",
         Frame::Goodbye(_) => "goodbye",
+        Frame::Text(TextFrame::Text { .. }) => "text",
+        Frame::Text(TextFrame::TextHost { .. }) => "text host",
     }
 }

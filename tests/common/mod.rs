@@ -11,6 +11,8 @@
 
 #![allow(dead_code, unused_imports)]
 
+pub mod text_host;
+
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::Write;
