@@ -46,6 +46,7 @@ pub mod reason;
 mod routes;
 mod texting;
 pub mod texts;
+mod view;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -66,6 +67,7 @@ pub use drive::Driver;
 pub use event::{DiagKind, Event, Level};
 pub use output::Output;
 pub use reason::{IoFault, Reason};
+pub use view::{PeerView, View};
 
 use crate::wheel::Wheel;
 use crate::wire::{Frame, GoodbyeReason, NodeId};
@@ -95,27 +97,6 @@ pub struct Stats {
     /// stdin lines not sent (too long, no peers), and copies of a line not
     /// sent to a peer whose queue was full.
     pub lines_dropped: u64,
-}
-
-/// One established peer, as [`Node::view`] reports it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PeerView {
-    pub addr: SocketAddr,
-    /// How long it has been connected.
-    pub connected_for: Duration,
-}
-
-/// The node's membership at a moment: its peers and its address book.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct View {
-    pub addr: SocketAddr,
-    pub peers: Vec<PeerView>,
-    /// Remembered peer addresses (connected ones included).
-    pub known: usize,
-    /// Addresses with a redial pending.
-    pub retrying: usize,
-    /// Text hosts (the older protocol), in the order learned.
-    pub text_hosts: Vec<SocketAddr>,
 }
 
 /// The protocol state machine of one node.
@@ -246,30 +227,6 @@ impl Node {
     /// Bytes held for `conn`'s unfinished frame.
     pub fn buffered(&self, conn: ConnId) -> Option<usize> {
         self.conns.get(conn).map(|c| c.inbound.buffered())
-    }
-
-    /// The node's peers and address book now.
-    pub fn view(&self, now: Instant) -> View {
-        let peers = self
-            .peers
-            .conns()
-            .iter()
-            .zip(self.peers.addrs())
-            .map(|(&c, &addr)| PeerView {
-                addr,
-                connected_for: self
-                    .conns
-                    .get(c)
-                    .map_or(Duration::ZERO, |c| now.saturating_duration_since(c.since())),
-            })
-            .collect();
-        View {
-            addr: self.cfg.name(),
-            peers,
-            known: self.book.len(),
-            retrying: self.book.retrying(),
-            text_hosts: self.text_hosts(),
-        }
     }
 
     /// Whether the driver should read more of stdin: false while a peer's
