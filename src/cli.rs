@@ -18,9 +18,16 @@ pub struct Args {
     #[arg(long, default_value_t = 1248, value_name = "PORT")]
     pub port: u16,
 
-    /// Address to listen on; IPv6 works too. Example: --bind ::1
+    /// Address to listen on; IPv6 works too; 0.0.0.0 or :: listens on
+    /// every interface. Example: --bind ::1
     #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST), value_name = "IP")]
     pub bind: IpAddr,
+
+    /// The address other nodes should dial and print for this one, when it
+    /// is not the --bind address (every interface, a forwarded port); host
+    /// names resolve. Example: --advertise 192.0.2.7:8080
+    #[arg(long, value_name = "HOST:PORT", value_parser = parse_advertise)]
+    pub advertise: Option<Peer>,
 
     /// How often to send a random message to every peer: a duration such as
     /// 5s, 1m30s or 250ms, a bare number of seconds, or "off" for none.
@@ -170,6 +177,23 @@ pub fn parse_peer(s: &str) -> Result<Peer, String> {
     })
 }
 
+/// `--advertise`: a peer address (see [`parse_peer`]) that can be dialed,
+/// so never an unspecified one.
+pub fn parse_advertise(s: &str) -> Result<Peer, String> {
+    let mut p = parse_peer(s)?;
+    if let Some(why) = &p.unresolved {
+        return Err(format!("cannot resolve '{}': {why}", p.host));
+    }
+    p.addrs.retain(|a| !a.ip().is_unspecified());
+    if p.addrs.is_empty() {
+        return Err(format!(
+            "'{}' is no address to dial (0.0.0.0 and :: listen everywhere; name this host's address)",
+            p.text
+        ));
+    }
+    Ok(p)
+}
+
 /// Resolves `host` (blocking, as getaddrinfo is); an error says why.
 pub fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
     let addrs: Vec<SocketAddr> = (host, port)
@@ -226,6 +250,21 @@ mod tests {
             "1000y",
         ] {
             assert!(parse_period(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn advertised_addresses() {
+        let p = parse_advertise("192.0.2.7:8080").unwrap();
+        assert_eq!(p.addrs, vec!["192.0.2.7:8080".parse().unwrap()]);
+        for bad in [
+            "0.0.0.0:8080",
+            "[::]:8080",
+            "192.0.2.7:0",
+            "192.0.2.7",
+            "no.such.host.invalid:80",
+        ] {
+            assert!(parse_advertise(bad).is_err(), "{bad}");
         }
     }
 

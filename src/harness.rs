@@ -340,6 +340,7 @@ pub fn hello(node_id: u64, listen_port: u16) -> Frame<'static> {
         flags: 0,
         node_id,
         listen_port,
+        advertised: None,
     })
 }
 

@@ -33,6 +33,7 @@ fn main() -> ExitCode {
     cfg.period = args.period.0;
     cfg.exit_on_eof = args.exit_on_eof;
     cfg.key = key;
+    cfg.advertise = args.advertise.as_ref().and_then(|p| p.pick(args.bind));
     cfg.bootstrap = args
         .connect
         .iter()

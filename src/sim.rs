@@ -4,9 +4,14 @@
 //! travel with a fixed latency, and the clock jumps straight to the next
 //! event or timer. Given the same seed, a run is the same every time. Tests
 //! use it to check joins, meshes, delivery and failures deterministically.
+//!
+//! Partitions: [`Sim::partition`] cuts the network between groups of nodes
+//! like a failed switch, silently: bytes between a cut pair are dropped (a
+//! FIN included), and a dial across the cut is never answered, so the
+//! dialer's own handshake deadline ends it. [`Sim::heal`] joins it again.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -66,6 +71,12 @@ pub struct Sim {
     pending: HashMap<usize, Event>,
     seq: u64,
     rng: fastrand::Rng,
+    /// Node pairs (smaller index first) that cannot reach each other.
+    cut: HashSet<(usize, usize)>,
+    /// Bytes dropped at a cut, in batches.
+    pub dropped: u64,
+    /// Dials started by any node.
+    pub dials: u64,
 }
 
 impl Sim {
@@ -82,6 +93,9 @@ impl Sim {
             pending: HashMap::new(),
             seq: 0,
             rng: fastrand::Rng::with_seed(seed),
+            cut: HashSet::new(),
+            dropped: 0,
+            dials: 0,
         }
     }
 
@@ -127,6 +141,38 @@ impl Sim {
         self.nodes[i].node.handle_start(self.now);
         self.flush(i);
         i
+    }
+
+    /// Cuts the network between `groups`: no byte and no dial crosses from
+    /// one group to another until [`Sim::heal`]. Nodes in no group keep
+    /// their links (a node may be cut off alone with `&[&[i], ...]`).
+    pub fn partition(&mut self, groups: &[&[usize]]) {
+        for (g, a) in groups.iter().enumerate() {
+            for b in &groups[g + 1..] {
+                for &x in a.iter() {
+                    for &y in b.iter() {
+                        self.cut.insert((x.min(y), x.max(y)));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Cuts node `i` off from every other node.
+    pub fn isolate(&mut self, i: usize) {
+        for j in (0..self.nodes.len()).filter(|&j| j != i) {
+            self.cut.insert((i.min(j), i.max(j)));
+        }
+    }
+
+    /// Ends every partition.
+    pub fn heal(&mut self) {
+        self.cut.clear();
+    }
+
+    /// Whether `a` and `b` are on two sides of a cut.
+    pub fn is_cut(&self, a: usize, b: usize) -> bool {
+        self.cut.contains(&(a.min(b), a.max(b)))
     }
 
     /// Kills node `i` silently: its peers are not told.
@@ -190,6 +236,11 @@ impl Sim {
                 Out::Send(conn, bytes) => {
                     let n = bytes.len();
                     if let Some(&(to, their)) = self.links.get(&(i, conn)) {
+                        if self.is_cut(i, to) {
+                            self.dropped += 1;
+                            self.nodes[i].node.handle_written(conn, n);
+                            continue;
+                        }
                         self.push(
                             at,
                             Event::Deliver {
@@ -201,18 +252,23 @@ impl Sim {
                     }
                     self.nodes[i].node.handle_written(conn, n);
                 }
-                Out::Dial(conn, addr) => self.push(
-                    at,
-                    Event::Connect {
-                        from: i,
-                        conn,
-                        addr,
-                    },
-                ),
+                Out::Dial(conn, addr) => {
+                    self.dials += 1;
+                    self.push(
+                        at,
+                        Event::Connect {
+                            from: i,
+                            conn,
+                            addr,
+                        },
+                    )
+                }
                 Out::Close(conn) => {
                     if let Some((to, their)) = self.links.remove(&(i, conn)) {
                         self.links.remove(&(to, their));
-                        self.push(at, Event::Eof { to, conn: their });
+                        if !self.is_cut(i, to) {
+                            self.push(at, Event::Eof { to, conn: their });
+                        }
                     }
                 }
                 Out::Log(line) => self.nodes[i].log.push(line),
@@ -275,6 +331,10 @@ impl Sim {
                     return;
                 }
                 let target = self.nodes.iter().rposition(|n| n.up && n.addr == addr);
+                if target.is_some_and(|t| self.is_cut(from, t)) {
+                    // Never answered: the dialer's deadline ends it.
+                    return;
+                }
                 let accepted = target.and_then(|t| {
                     let remote = self.nodes[from].addr;
                     let seed = entropy(&mut self.rng);
@@ -333,8 +393,10 @@ impl Sim {
     fn drop_link(&mut self, i: usize, conn: ConnId) {
         if let Some((to, their)) = self.links.remove(&(i, conn)) {
             self.links.remove(&(to, their));
-            let at = self.now + self.latency;
-            self.push(at, Event::Eof { to, conn: their });
+            if !self.is_cut(i, to) {
+                let at = self.now + self.latency;
+                self.push(at, Event::Eof { to, conn: their });
+            }
         }
     }
 

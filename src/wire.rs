@@ -35,6 +35,9 @@ pub const MESSAGE_OVERHEAD: usize = 4 + 1 + 8 + 1;
 pub const MAX_FRAME_LEN: usize = MESSAGE_OVERHEAD - 4 + MAX_PAYLOAD;
 /// Most entries one peer list frame may carry.
 pub const MAX_PEER_ENTRIES: usize = 1024;
+/// Hello flag: an advertised address (the one peers should dial and print)
+/// follows the listening port. Set exactly when [`Hello::advertised`] is.
+pub const FLAG_ADVERTISED: u8 = 0x04;
 
 const T_HELLO: u8 = 1;
 const T_PEERS: u8 = 2;
@@ -56,6 +59,11 @@ pub struct Hello {
     pub node_id: NodeId,
     /// The port the sender listens on. Its IP is the connection's.
     pub listen_port: u16,
+    /// The address the sender asks to be dialed at and known by
+    /// (`--advertise`), when it is not its socket's. Sent with
+    /// [`FLAG_ADVERTISED`]; how far a receiver believes it is the
+    /// handshake's rule (docs/PROTOCOL.md).
+    pub advertised: Option<SocketAddr>,
 }
 
 /// One entry of a peer list: a peer's node id and listening address.
@@ -205,18 +213,28 @@ pub fn decode(buf: &[u8]) -> Result<Status<(Frame<'_>, usize)>, DecodeError> {
     };
     let frame = match ty {
         T_HELLO => {
-            let b: &[u8; HELLO_BODY] = body.try_into().map_err(|_| bad_len())?;
+            let (b, ext) = body.split_first_chunk::<HELLO_BODY>().ok_or_else(bad_len)?;
             if b[..4] != MAGIC {
                 return Err(DecodeError::BadMagic);
             }
             if b[4] == 0 {
                 return Err(DecodeError::BadVersion(0));
             }
+            let advertised = match (b[5] & FLAG_ADVERTISED != 0, ext) {
+                (false, []) => None,
+                (true, ext) => match decode_addr(ext) {
+                    Ok((addr, [])) => Some(addr),
+                    Ok(_) | Err(PeersError::Length) => return Err(bad_len()),
+                    Err(PeersError::Other(e)) => return Err(e),
+                },
+                (false, _) => return Err(bad_len()),
+            };
             Frame::Hello(Hello {
                 version: b[4],
                 flags: b[5],
                 node_id: u64::from_be_bytes(b[6..14].try_into().unwrap_or_default()),
                 listen_port: u16::from_be_bytes([b[14], b[15]]),
+                advertised,
             })
         }
         T_PEERS => Frame::Peers(decode_peers(body).map_err(|e| match e {
@@ -362,9 +380,18 @@ impl Frame<'_> {
                 let at = begin(out, T_HELLO);
                 out.extend_from_slice(&MAGIC);
                 out.push(h.version);
-                out.push(h.flags);
+                // The flag says whether the address follows: it is set
+                // from the field, so the frame is always decodable.
+                let flags = match h.advertised {
+                    Some(_) => h.flags | FLAG_ADVERTISED,
+                    None => h.flags & !FLAG_ADVERTISED,
+                };
+                out.push(flags);
                 out.extend_from_slice(&h.node_id.to_be_bytes());
                 out.extend_from_slice(&h.listen_port.to_be_bytes());
+                if let Some(a) = h.advertised {
+                    encode_addr(out, a);
+                }
                 finish(out, at);
             }
             Frame::Peers(entries) => encode_peers(out, entries),
@@ -502,6 +529,21 @@ mod tests {
                 flags: 0,
                 node_id: 0xdead_beef_0123_4567,
                 listen_port: 8080,
+                advertised: None,
+            }),
+            Frame::Hello(Hello {
+                version: VERSION,
+                flags: FLAG_LISTED | FLAG_ADVERTISED,
+                node_id: 3,
+                listen_port: 8080,
+                advertised: Some("198.51.100.7:9000".parse().unwrap()),
+            }),
+            Frame::Hello(Hello {
+                version: 2,
+                flags: FLAG_ADVERTISED,
+                node_id: 4,
+                listen_port: 1,
+                advertised: Some("[2001:db8::1]:443".parse().unwrap()),
             }),
             Frame::Peers(vec![]),
             Frame::Peers(vec![
@@ -547,6 +589,25 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_hello_without_an_advertised_address_is_the_v1_layout() {
+        let h = |advertised| {
+            enc(&Frame::Hello(Hello {
+                version: VERSION,
+                flags: FLAG_ADVERTISED,
+                node_id: 9,
+                listen_port: 7,
+                advertised,
+            }))
+        };
+        let v1 = h(None);
+        assert_eq!(v1.len(), 4 + 1 + HELLO_BODY);
+        assert_eq!(v1[10], 0, "no flag without the address");
+        let v4 = h(Some("10.77.0.1:7000".parse().unwrap()));
+        assert_eq!(v4.len(), v1.len() + 7);
+        assert_eq!(v4[10], FLAG_ADVERTISED);
     }
 
     #[test]
@@ -605,6 +666,74 @@ mod tests {
             (
                 [&[0, 0, 0, 17, T_HELLO][..], b"RUMR", &[0; 12]].concat(),
                 DecodeError::BadVersion(0),
+            ),
+            // The advertised-address flag without the address, an address
+            // without the flag, a short address, a trailing byte, a bad family.
+            (
+                [
+                    &[0, 0, 0, 17, T_HELLO][..],
+                    b"RUMR",
+                    &[1, FLAG_ADVERTISED],
+                    &[7; 10],
+                ]
+                .concat(),
+                DecodeError::BadLength {
+                    frame_type: T_HELLO,
+                    len: 17,
+                },
+            ),
+            (
+                [
+                    &[0, 0, 0, 24, T_HELLO][..],
+                    b"RUMR",
+                    &[1, 0],
+                    &[7; 10],
+                    &[4, 10, 0, 0, 1, 0, 80],
+                ]
+                .concat(),
+                DecodeError::BadLength {
+                    frame_type: T_HELLO,
+                    len: 24,
+                },
+            ),
+            (
+                [
+                    &[0, 0, 0, 23, T_HELLO][..],
+                    b"RUMR",
+                    &[1, FLAG_ADVERTISED],
+                    &[7; 10],
+                    &[4, 10, 0, 0, 1, 0],
+                ]
+                .concat(),
+                DecodeError::BadLength {
+                    frame_type: T_HELLO,
+                    len: 23,
+                },
+            ),
+            (
+                [
+                    &[0, 0, 0, 25, T_HELLO][..],
+                    b"RUMR",
+                    &[1, FLAG_ADVERTISED],
+                    &[7; 10],
+                    &[4, 10, 0, 0, 1, 0, 80, 0],
+                ]
+                .concat(),
+                DecodeError::BadLength {
+                    frame_type: T_HELLO,
+                    len: 25,
+                },
+            ),
+            (
+                [
+                    &[0, 0, 0, 24, T_HELLO][..],
+                    b"RUMR",
+                    &[1, FLAG_ADVERTISED],
+                    &[7; 10],
+                    &[9, 10, 0, 0, 1, 0, 80],
+                ]
+                .concat(),
+                DecodeError::BadFamily(9),
             ),
             (
                 vec![0, 0, 0, 5, T_MESSAGE, 1, 2, 3, 4],

@@ -89,6 +89,7 @@ fn hello(id: u64, port: u16) -> Frame<'static> {
         flags: 0,
         node_id: id,
         listen_port: port,
+        advertised: None,
     })
 }
 

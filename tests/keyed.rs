@@ -243,6 +243,7 @@ fn a_handshake_cut_off_halfway_is_dropped_and_the_node_serves_on() {
     a.wait_closed(&mut half, "a half handshake");
     let b = keyed(&k, &["--period", "off", "--connect", &a.addr.to_string()]);
     b.wait_peers(&[&a]);
+    a.wait_peers(&[&b]);
     assert_eq!(count(&a.out.snapshot(), |b| b.starts_with("Connected")), 1);
 }
 

@@ -62,6 +62,7 @@ fn the_text_host_takes_one_read_and_replies_even_to_malformed_bytes() {
         flags: 0,
         node_id: 7,
         listen_port: 8080,
+        advertised: None,
     })
     .encode(&mut hello);
     let mut conn = TcpStream::connect(h.addr).unwrap();

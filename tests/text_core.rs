@@ -157,6 +157,7 @@ fn announced_hosts_are_learned_welcomed_to_newcomers_and_never_echoed() {
             flags,
             node_id: id,
             listen_port: port,
+            advertised: None,
         })
     };
     assert!(feed_frame(&mut n, c, &hello(FLAG_TEXT, 6, 7003), t0));

@@ -37,6 +37,7 @@ fn frames() -> Vec<(&'static str, Vec<u8>)> {
         flags: 0,
         node_id: 0x0123_4567_89ab_cdef,
         listen_port: 7001,
+        advertised: None,
     });
     let long = vec![b'x'; 300];
     let mut v = vec![
@@ -48,6 +49,17 @@ fn frames() -> Vec<(&'static str, Vec<u8>)> {
                 flags: 0x80,
                 node_id: u64::MAX,
                 listen_port: u16::MAX,
+                advertised: None,
+            })),
+        ),
+        (
+            "hello-advertised",
+            enc(&Frame::Hello(Hello {
+                version: VERSION,
+                flags: 0,
+                node_id: 0x0123_4567_89ab_cdef,
+                listen_port: 7001,
+                advertised: Some("[2001:db8::7]:9".parse().unwrap()),
             })),
         ),
         ("peers-empty", enc(&Frame::Peers(vec![]))),

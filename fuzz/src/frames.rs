@@ -10,7 +10,9 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use arbitrary::{Result, Unstructured};
-use rumor::wire::{Frame, GoodbyeReason, Hello, MAX_PAYLOAD, MAX_PEER_ENTRIES, PeerEntry};
+use rumor::wire::{
+    FLAG_ADVERTISED, Frame, GoodbyeReason, Hello, MAX_PAYLOAD, MAX_PEER_ENTRIES, PeerEntry,
+};
 
 /// A frame that owns its payload, so it can outlive the fuzz input.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,12 +67,27 @@ pub fn peer_entry(u: &mut Unstructured<'_>) -> Result<PeerEntry> {
 /// so the limits are reached without inputs of 64 KiB.
 pub fn frame(u: &mut Unstructured<'_>) -> Result<OwnedFrame> {
     Ok(match u.int_in_range(0..=4u8)? {
-        0 => OwnedFrame::Hello(Hello {
-            version: u.int_in_range(1..=u8::MAX)?,
-            flags: u.arbitrary()?,
-            node_id: u.arbitrary()?,
-            listen_port: u.arbitrary()?,
-        }),
+        0 => {
+            let (version, flags, node_id, listen_port) = (
+                u.int_in_range(1..=u8::MAX)?,
+                u.arbitrary::<u8>()?,
+                u.arbitrary()?,
+                u.arbitrary()?,
+            );
+            // The flag says whether the address follows, as the decoder
+            // reads it.
+            let advertised = match flags & FLAG_ADVERTISED {
+                0 => None,
+                _ => Some(peer_entry(u)?.addr),
+            };
+            OwnedFrame::Hello(Hello {
+                version,
+                flags,
+                node_id,
+                listen_port,
+                advertised,
+            })
+        }
         1 => {
             let fill = u.arbitrary::<u8>()? == 0xff;
             let n = u.arbitrary_len::<[u8; 15]>()?.min(MAX_PEER_ENTRIES);

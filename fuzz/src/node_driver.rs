@@ -389,6 +389,7 @@ impl Driver {
                     flags,
                     node_id,
                     listen_port,
+                    advertised: None,
                 });
                 self.send_frame(i, &f, cut);
             }

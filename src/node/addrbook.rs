@@ -2,12 +2,18 @@
 //! state (failures, backoff, the next try), the bootstrap addresses, the
 //! node's own addresses under other names, and the queue of dials waiting
 //! for a free slot. Capped at `max_known` entries (own addresses too).
+//!
+//! Bootstrap addresses are never forgotten, and an address that was once
+//! an established peer (a *member*) is kept and retried for as long as it
+//! is not connected, by the rule in [`super::heal`].
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::conns::ConnId;
+pub use super::heal::Backoff;
+use super::heal::Standing;
 use crate::wire::NodeId;
 
 /// One remembered address.
@@ -22,6 +28,9 @@ pub struct Known {
     wanted: bool,
     /// Learned from a peer list and not yet connected: the mesh knows it.
     listed: bool,
+    /// Was an established peer once (and has not left with GOODBYE):
+    /// retried for as long as it is not connected.
+    member: bool,
     failures: u32,
     retry_at: Option<Instant>,
 }
@@ -46,15 +55,10 @@ impl Known {
     pub fn retry_at(&self) -> Option<Instant> {
         self.retry_at
     }
-}
 
-/// The redial rule's numbers.
-#[derive(Clone, Copy, Debug)]
-pub struct Backoff {
-    pub min: Duration,
-    pub max: Duration,
-    /// Failures of a wanted (not bootstrap) address before it is forgotten.
-    pub attempts: u32,
+    pub fn is_member(&self) -> bool {
+        self.member
+    }
 }
 
 /// The outcome of [`AddrBook::failed`].
@@ -170,6 +174,7 @@ impl AddrBook {
         k.failures = 0;
         k.retry_at = None;
         k.wanted = true;
+        k.member = true;
         // If this peer is lost and redialed, the mesh may have lost it too:
         // that reconnection is announced.
         k.listed = false;
@@ -252,6 +257,7 @@ impl AddrBook {
     pub fn forget(&mut self, addr: SocketAddr) {
         if let Some(k) = self.known.get_mut(&addr) {
             k.wanted = false;
+            k.member = false;
             if !k.bootstrap {
                 self.known.remove(&addr);
             }
@@ -294,9 +300,12 @@ impl AddrBook {
             return Redial::No;
         };
         k.failures = k.failures.saturating_add(1);
-        let keep_bootstrap = k.bootstrap && !have_peers;
-        let keep_wanted = k.wanted && k.failures <= b.attempts;
-        if !(keep_bootstrap || keep_wanted) || leaving {
+        let standing = Standing {
+            bootstrap: k.bootstrap,
+            member: k.member,
+            wanted: k.wanted,
+        };
+        if !b.keeps(standing, k.failures, have_peers) || leaving {
             if k.bootstrap {
                 k.retry_at = None;
             } else {
@@ -304,10 +313,7 @@ impl AddrBook {
             }
             return Redial::No;
         }
-        let exp = k.failures.saturating_sub(1).min(16);
-        let base = b.min.saturating_mul(1 << exp).min(b.max);
-        // Full jitter over the upper half of the step.
-        let delay = base / 2 + base.mul_f64(rng.f64() / 2.0);
+        let delay = b.delay(k.failures, rng);
         let at = now + delay;
         k.retry_at = Some(at);
         Redial::At {
@@ -327,12 +333,14 @@ impl AddrBook {
     }
 
     /// Makes room: forgets an address with no connection that is not a
-    /// bootstrap.
+    /// bootstrap, one never connected before a member.
     fn evict_one(&mut self) {
+        let idle = |k: &Known| k.conn.is_none() && !k.bootstrap;
         let victim = self
             .known
             .iter()
-            .find(|(_, k)| k.conn.is_none() && !k.bootstrap)
+            .find(|(_, k)| idle(k) && !k.member)
+            .or_else(|| self.known.iter().find(|(_, k)| idle(k)))
             .map(|(a, _)| *a);
         if let Some(a) = victim {
             self.known.remove(&a);
@@ -352,6 +360,7 @@ mod tests {
                 min: Duration::from_millis(250),
                 max: Duration::from_secs(10),
                 attempts: 3,
+                heal: Duration::from_secs(30),
             },
         )
     }
@@ -415,6 +424,55 @@ mod tests {
         assert_eq!(b.failed(a(1), t, true, false, &mut rng), Redial::No);
         assert!(b.contains(a(1)));
         assert_eq!(b.idle_bootstraps(), vec![a(1)]);
+    }
+
+    #[test]
+    fn a_member_is_retried_forever_at_the_heal_interval_until_it_leaves() {
+        let mut b = book(8);
+        b.connected(a(1), 1, c(0));
+        b.detach(a(1), c(0));
+        b.lost_peer(a(1));
+        let t = Instant::now();
+        let mut rng = fastrand::Rng::with_seed(5);
+        for i in 1..=1000 {
+            let Redial::At { delay, note, .. } = b.failed(a(1), t, true, false, &mut rng) else {
+                panic!("gave up on a member after {i} tries");
+            };
+            if i > 3 {
+                let s = delay.as_secs_f64();
+                assert!((15.0..30.0).contains(&s), "try {i}: {s}s");
+                assert!(!note, "one stderr line, at the first failure");
+            }
+        }
+        b.forget(a(1));
+        assert!(!b.contains(a(1)), "it left with GOODBYE");
+    }
+
+    #[test]
+    fn a_bootstrap_member_is_retried_even_with_other_peers() {
+        let mut b = book(8);
+        b.add_bootstrap(a(1));
+        b.connected(a(1), 1, c(0));
+        b.detach(a(1), c(0));
+        let t = Instant::now();
+        let mut rng = fastrand::Rng::with_seed(5);
+        for _ in 0..50 {
+            assert!(matches!(
+                b.failed(a(1), t, true, false, &mut rng),
+                Redial::At { .. }
+            ));
+        }
+        assert_eq!(b.failed(a(1), t, true, true, &mut rng), Redial::No);
+    }
+
+    #[test]
+    fn the_cap_evicts_addresses_never_connected_before_members() {
+        let mut b = book(2);
+        b.connected(a(1), 1, c(0));
+        b.detach(a(1), c(0));
+        b.learn(a(2), 2);
+        b.connected(a(3), 3, c(1));
+        assert!(b.contains(a(1)) && !b.contains(a(2)));
     }
 
     #[test]

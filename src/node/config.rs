@@ -13,6 +13,9 @@ use crate::wire::MAX_PAYLOAD;
 pub struct Config {
     /// The address this node listens on (its port is the real one).
     pub listen: SocketAddr,
+    /// The address peers should dial and print (`--advertise`), when it is
+    /// not `listen`.
+    pub advertise: Option<SocketAddr>,
     /// How often to send a random message; `None` sends none.
     pub period: Option<Duration>,
     /// Peers to join through.
@@ -50,8 +53,13 @@ pub struct Config {
     /// First redial delay; it doubles per failure up to `redial_max`.
     pub redial_min: Duration,
     pub redial_max: Duration,
-    /// Redials of a lost (not bootstrap) peer before it is forgotten.
+    /// Quick redials (doubling from `redial_min` to `redial_max`). After
+    /// them an address never connected is forgotten, while a bootstrap or
+    /// a lost member is retried every `heal_interval`, forever.
     pub redial_attempts: u32,
+    /// The capped retry interval of bootstrap and member addresses after
+    /// their quick redials (each try drawn from its upper half).
+    pub heal_interval: Duration,
     /// How long to wait for an announced newcomer to dial before dialing it.
     pub announce_grace: Duration,
     /// Longest stdin line (bytes, without the newline).
@@ -83,6 +91,7 @@ impl Config {
     pub fn new(listen: SocketAddr) -> Self {
         Config {
             listen,
+            advertise: None,
             period: Some(Duration::from_secs(5)),
             bootstrap: Vec::new(),
             unresolved_bootstraps: 0,
@@ -99,6 +108,7 @@ impl Config {
             redial_min: Duration::from_millis(250),
             redial_max: Duration::from_secs(10),
             redial_attempts: 8,
+            heal_interval: Duration::from_secs(30),
             announce_grace: Duration::from_secs(1),
             max_line: MAX_PAYLOAD,
             exit_on_eof: false,
@@ -110,6 +120,20 @@ impl Config {
             max_text_hosts: text::hosts::CAP,
             text_host_idle: text::hosts::MAX_IDLE,
         }
+    }
+
+    /// The address this node is known by: `advertise`, else `listen`
+    /// (unspecified when bound to every interface without `--advertise`:
+    /// then each peer knows it by the IP it reached it at).
+    pub fn name(&self) -> SocketAddr {
+        self.advertise.unwrap_or(self.listen)
+    }
+
+    /// The address our hellos carry: `advertise`, when peers could not
+    /// tell it from the connection (it is not `listen`). Otherwise the
+    /// hello has the v1 layout.
+    pub fn hello_advertised(&self) -> Option<SocketAddr> {
+        self.advertise.filter(|&a| a != self.listen)
     }
 
     /// Most connections of any state: peers plus handshakes.

@@ -92,3 +92,35 @@ impl DiagKind {
         }
     }
 }
+
+/// A duration in seconds for a diagnostic, `3s` or `1.5s`, without the
+/// floating-point formatting code (10 KB of the binary).
+#[derive(Clone, Copy, Debug)]
+pub struct Secs(pub std::time::Duration);
+
+impl std::fmt::Display for Secs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ms = self.0.subsec_millis();
+        match ms {
+            0 => write!(f, "{}s", self.0.as_secs()),
+            _ if ms.is_multiple_of(100) => write!(f, "{}.{}s", self.0.as_secs(), ms / 100),
+            _ if ms.is_multiple_of(10) => write!(f, "{}.{:02}s", self.0.as_secs(), ms / 10),
+            _ => write!(f, "{}.{:03}s", self.0.as_secs(), ms),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn seconds_print_without_trailing_zeros() {
+        let s = |ms| Secs(Duration::from_millis(ms)).to_string();
+        assert_eq!(
+            [s(3000), s(1500), s(250), s(1), s(10_050)],
+            ["3s", "1.5s", "0.25s", "0.001s", "10.05s"]
+        );
+    }
+}

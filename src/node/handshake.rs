@@ -16,24 +16,51 @@ pub enum Direction {
 }
 
 /// Our hello. `listed`: we dialed because a peer list named them, so the
-/// mesh knows us both and they need not announce us.
-pub fn hello(node_id: NodeId, listen_port: u16, listed: bool) -> Hello {
+/// mesh knows us both and they need not announce us. `advertised`: the
+/// address we ask to be known by, when it is not our socket's (the hello is
+/// then the v1 layout plus that address; otherwise exactly the v1 layout).
+pub fn hello(
+    node_id: NodeId,
+    listen_port: u16,
+    listed: bool,
+    advertised: Option<SocketAddr>,
+) -> Hello {
     Hello {
         version: wire::VERSION,
         // We take TEXT and TEXT_HOST frames (docs/PROTOCOL.md, "Text hosts").
         flags: wire::text::FLAG_TEXT | if listed { wire::FLAG_LISTED } else { 0 },
         node_id,
         listen_port,
+        advertised,
     }
 }
 
-/// The peer's listening address: the address we dialed, or the
-/// connection's source IP with the port its hello names.
+/// The peer's listening address: the address we dialed; or, for one that
+/// dialed us, the address its hello advertises when that address's IP is
+/// the connection's source IP (a claim as good as the port alone: a peer
+/// cannot send from an IP it does not have), else the source IP with the
+/// port its hello names. So a hello can never name its sender after
+/// another host, and the duplicate rule below, which compares these
+/// addresses, cannot be turned against a peer elsewhere.
 pub fn listen_addr(dir: Direction, remote: SocketAddr, h: &Hello) -> SocketAddr {
     match dir {
         Direction::Outbound => remote,
-        Direction::Inbound => SocketAddr::new(remote.ip(), h.listen_port),
+        Direction::Inbound => match h.advertised {
+            Some(a) if a.ip().to_canonical() == remote.ip().to_canonical() && a.port() != 0 => {
+                SocketAddr::new(remote.ip().to_canonical(), a.port())
+            }
+            _ => SocketAddr::new(remote.ip(), h.listen_port),
+        },
     }
+}
+
+/// An advertised address [`listen_addr`] did not take: its IP is not the
+/// connection's source IP (or its port is 0).
+pub fn unproven_claim(dir: Direction, remote: SocketAddr, h: &Hello) -> Option<SocketAddr> {
+    let a = h.advertised?;
+    let named = listen_addr(dir, remote, h);
+    let taken = named.ip() == a.ip().to_canonical() && named.port() == a.port();
+    (dir == Direction::Inbound && !taken).then_some(a)
 }
 
 /// An established peer that shares the newcomer's node id.
@@ -123,7 +150,66 @@ mod tests {
     }
 
     fn their(id: NodeId, port: u16) -> Hello {
-        hello(id, port, false)
+        hello(id, port, false, None)
+    }
+
+    #[test]
+    fn an_advertised_address_names_an_inbound_peer_only_from_its_own_ip() {
+        let remote: SocketAddr = "10.77.0.2:40000".parse().unwrap();
+        let adv = |a: &str| hello(5, 7000, false, Some(a.parse().unwrap()));
+        // A forwarded port on its own IP: believed.
+        let h = adv("10.77.0.2:9000");
+        let at = listen_addr(Direction::Inbound, remote, &h);
+        assert_eq!(at, "10.77.0.2:9000".parse().unwrap());
+        assert_eq!(unproven_claim(Direction::Inbound, remote, &h), None);
+        // Another host's address: not believed; named as a v1 hello would be.
+        let h = adv("10.77.0.3:7000");
+        let at = listen_addr(Direction::Inbound, remote, &h);
+        assert_eq!(at, "10.77.0.2:7000".parse().unwrap());
+        assert_eq!(
+            unproven_claim(Direction::Inbound, remote, &h),
+            Some("10.77.0.3:7000".parse().unwrap())
+        );
+        // Port 0 is no address.
+        let h = adv("10.77.0.2:0");
+        let at = listen_addr(Direction::Inbound, remote, &h);
+        assert_eq!(at, "10.77.0.2:7000".parse().unwrap());
+        // The same IP written as IPv4-mapped IPv6.
+        let mapped: SocketAddr = "[::ffff:10.77.0.2]:40000".parse().unwrap();
+        let h = adv("10.77.0.2:9000");
+        let at = listen_addr(Direction::Inbound, mapped, &h);
+        assert_eq!(at, "10.77.0.2:9000".parse().unwrap());
+        // What we dialed is what we dialed.
+        let h = adv("10.77.0.3:7000");
+        assert_eq!(listen_addr(Direction::Outbound, remote, &h), remote);
+        assert_eq!(unproven_claim(Direction::Outbound, remote, &h), None);
+    }
+
+    #[test]
+    fn a_hello_claiming_a_peers_address_from_another_ip_cannot_displace_it() {
+        // The honest peer 5 is connected at 10.77.0.3:7000; a forger at
+        // 10.77.0.9 sends a hello with id 5 advertising 10.77.0.3:7000.
+        let honest: SocketAddr = "10.77.0.3:7000".parse().unwrap();
+        let forged = hello(5, 7000, false, Some(honest));
+        let remote: SocketAddr = "10.77.0.9:5555".parse().unwrap();
+        let listen = listen_addr(Direction::Inbound, remote, &forged);
+        let other = ConnId {
+            index: 1,
+            generation: 0,
+        };
+        let a = Arrival {
+            me: 10,
+            dir: Direction::Inbound,
+            listen,
+            listen_is_self: false,
+            existing: Some(Existing {
+                conn: other,
+                listen: honest,
+                dir: Direction::Outbound,
+            }),
+            at_peer_cap: false,
+        };
+        assert_eq!(judge(&forged, &a), Verdict::IdElsewhere(honest));
     }
 
     #[test]

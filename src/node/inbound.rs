@@ -234,6 +234,7 @@ mod tests {
             flags: 0,
             node_id: 9,
             listen_port: 7001,
+            advertised: None,
         })
         .encode(&mut v);
         v

@@ -12,8 +12,9 @@
 //! the connection table ([`conns`]), each connection ([`conn`]) with its
 //! input ([`inbound`]), deadlines ([`liveness`]) and queue ([`outbox`]);
 //! the handshake rules ([`handshake`]); the established peers ([`peers`]);
-//! the address book ([`addrbook`]); the join ([`membership`]); stdin lines
-//! ([`lines`]); random messages ([`chatter`]); the output queue
+//! the address book ([`addrbook`]) and its retry rule ([`heal`]); the join
+//! ([`membership`]); stdin lines ([`lines`]); random messages
+//! ([`chatter`]); the node's own name (`naming`); the output queue
 //! ([`output`]) and its events ([`event`]); close reasons ([`reason`]);
 //! every limit ([`config`]); text hosts, the older plain-text protocol
 //! ([`texts`], with the wiring in `texting.rs` and `delivering.rs`; the
@@ -30,12 +31,14 @@ mod dialing;
 pub mod drive;
 pub mod event;
 pub mod handshake;
+pub mod heal;
 pub mod inbound;
 pub mod keyed;
 mod leaving;
 pub mod lines;
 pub mod liveness;
 pub mod membership;
+mod naming;
 pub mod outbox;
 pub mod output;
 mod peering;
@@ -44,6 +47,7 @@ pub mod reason;
 mod routes;
 mod texting;
 pub mod texts;
+mod view;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -64,6 +68,7 @@ pub use drive::Driver;
 pub use event::{DiagKind, Event, Level};
 pub use output::Output;
 pub use reason::{IoFault, Reason};
+pub use view::{PeerView, View};
 
 use crate::wheel::Wheel;
 use crate::wire::{Frame, GoodbyeReason, NodeId};
@@ -93,27 +98,6 @@ pub struct Stats {
     /// stdin lines not sent (too long, no peers), and copies of a line not
     /// sent to a peer whose queue was full.
     pub lines_dropped: u64,
-}
-
-/// One established peer, as [`Node::view`] reports it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PeerView {
-    pub addr: SocketAddr,
-    /// How long it has been connected.
-    pub connected_for: Duration,
-}
-
-/// The node's membership at a moment: its peers and its address book.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct View {
-    pub addr: SocketAddr,
-    pub peers: Vec<PeerView>,
-    /// Remembered peer addresses (connected ones included).
-    pub known: usize,
-    /// Addresses with a redial pending.
-    pub retrying: usize,
-    /// Text hosts (the older protocol), in the order learned.
-    pub text_hosts: Vec<SocketAddr>,
 }
 
 /// The protocol state machine of one node.
@@ -164,6 +148,7 @@ impl Node {
             min: cfg.redial_min,
             max: cfg.redial_max,
             attempts: cfg.redial_attempts,
+            heal: cfg.heal_interval,
         };
         Node {
             timeouts: Timeouts {
@@ -177,7 +162,7 @@ impl Node {
             start: now,
             conns: ConnTable::default(),
             peers: peers::PeerSet::default(),
-            book: AddrBook::new(cfg.listen, cfg.max_known, backoff),
+            book: AddrBook::new(cfg.name(), cfg.max_known, backoff),
             outbox: Outbox::new(cfg.max_unsent, cfg.max_unsent_total),
             members: Membership::default(),
             wheel: Wheel::new(now),
@@ -257,30 +242,6 @@ impl Node {
         self.conns.get(conn).map(|c| c.inbound.buffered())
     }
 
-    /// The node's peers and address book now.
-    pub fn view(&self, now: Instant) -> View {
-        let peers = self
-            .peers
-            .conns()
-            .iter()
-            .zip(self.peers.addrs())
-            .map(|(&c, &addr)| PeerView {
-                addr,
-                connected_for: self
-                    .conns
-                    .get(c)
-                    .map_or(Duration::ZERO, |c| now.saturating_duration_since(c.since())),
-            })
-            .collect();
-        View {
-            addr: self.cfg.listen,
-            peers,
-            known: self.book.len(),
-            retrying: self.book.retrying(),
-            text_hosts: self.text_hosts(),
-        }
-    }
-
     /// Whether the driver should read more of stdin: false while a peer's
     /// queue is over half full, so a fast stdin waits instead of losing
     /// lines; nor while a node started with bootstrap peers is still
@@ -305,7 +266,8 @@ impl Node {
     /// the period timer.
     pub fn handle_start(&mut self, now: Instant) {
         let at = self.elapsed(now);
-        self.out.listening(at, self.cfg.listen);
+        self.out.listening(at, self.cfg.name());
+        self.note_name(now);
         if let Some(t) = self.period.start(now) {
             self.wheel.insert(t, Timer::Period);
         }

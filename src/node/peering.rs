@@ -36,7 +36,8 @@ impl Node {
         if c.is_outbound() {
             c.hello_sent(now);
         }
-        let hello = handshake::hello(self.id, self.cfg.listen.port(), listed);
+        let advertised = self.cfg.hello_advertised();
+        let hello = handshake::hello(self.id, self.cfg.listen.port(), listed, advertised);
         self.send_frame(id, &Frame::Hello(hello), now);
     }
 
@@ -52,6 +53,13 @@ impl Node {
             c.mark_text_frames();
         }
         let listen = handshake::listen_addr(dir, remote, &h);
+        if let Some(claim) = handshake::unproven_claim(dir, remote, &h) {
+            self.diag(
+                now,
+                DiagKind::Handshake,
+                format_args!("handshake with {remote}: it advertises {claim}, not on its own IP; known as {listen}"),
+            );
+        }
         let existing = self.peers.by_id(h.node_id).and_then(|other| {
             let o = self.conns.get(other)?;
             Some(Existing {

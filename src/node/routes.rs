@@ -10,7 +10,7 @@ use std::time::Instant;
 use super::chatter;
 use super::conn::State;
 use super::conns::ConnId;
-use super::event::DiagKind;
+use super::event::{DiagKind, Secs};
 use super::lines::Line;
 use super::liveness::Check;
 use super::membership;
@@ -194,12 +194,12 @@ impl Node {
                     let remote = c.remote();
                     if c.inbound.is_silent() {
                         // Neither a rumor node nor a text host: nothing came.
-                        let secs = self.cfg.handshake_timeout.as_secs_f64();
+                        let secs = Secs(self.cfg.handshake_timeout);
                         self.diag(
                             now,
                             DiagKind::PeerFault,
                             format_args!(
-                                "closed connection with {remote}: it sent nothing in {secs}s"
+                                "closed connection with {remote}: it sent nothing in {secs}"
                             ),
                         );
                     } else {

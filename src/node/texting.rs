@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use super::conn::{State, TextRole};
 use super::conns::ConnId;
-use super::event::DiagKind;
+use super::event::{DiagKind, Secs};
 use super::inbound::Input;
 use super::outbox::Cargo;
 use super::reason::Reason;
@@ -96,12 +96,12 @@ impl Node {
                 format_args!("closed connection with {remote}: invalid text message: {reason}"),
             ),
             TextEvent::TimedOut { bytes } => {
-                let secs = self.cfg.handshake_timeout.as_secs_f64();
+                let secs = Secs(self.cfg.handshake_timeout);
                 self.diag(
                     now,
                     DiagKind::PeerFault,
                     format_args!(
-                        "closed connection with {remote}: no whole text message in {secs}s ({bytes} bytes)"
+                        "closed connection with {remote}: no whole text message in {secs} ({bytes} bytes)"
                     ),
                 );
             }

@@ -132,6 +132,7 @@ mod tests {
             flags: 0,
             node_id: 7,
             listen_port: 7001,
+            advertised: None,
         })
         .encode(&mut hello);
         says(&hello, Sniff::Unkeyed);

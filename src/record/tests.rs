@@ -128,6 +128,7 @@ fn an_unkeyed_peer_a_text_host_and_garbage_each_have_a_reason() {
         flags: 0,
         node_id: 42,
         listen_port: 7000,
+        advertised: None,
     })
     .encode(&mut hello);
     let cases: [(&[u8], HandshakeError); 6] = [

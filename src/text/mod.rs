@@ -161,6 +161,7 @@ mod tests {
             flags: 0,
             node_id: u64::MAX,
             listen_port: 65535,
+            advertised: None,
         })
         .encode(&mut hello);
         let mut big = Vec::new();

@@ -200,6 +200,7 @@ mod tests {
             flags: FLAG_TEXT | FLAG_LISTED,
             node_id: 1,
             listen_port: 2,
+            advertised: None,
         });
         let mut v = Vec::new();
         h.encode(&mut v);

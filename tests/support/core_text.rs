@@ -59,6 +59,7 @@ pub fn peer(n: &mut Node, t: Instant, id: u64, port: u16, text: bool) -> ConnId 
         flags: if text { FLAG_TEXT } else { 0 },
         node_id: id,
         listen_port: port,
+        advertised: None,
     });
     assert!(feed_frame(n, c, &hello, t));
     Capture::of(n);
