@@ -153,7 +153,13 @@ fn connect_to_a_text_host_makes_it_a_text_host() {
         &n,
         "message of 5000 bytes not sent to text hosts (1 known)"
     ));
-    thread::sleep(Duration::from_millis(300));
+    // A short line typed after it reaches the host, by then the long one
+    // would have too (it is refused before it is queued).
+    n.type_line("after the long one");
+    assert!(h.wait(T, |got| {
+        got.iter()
+            .any(|g| g.text() == Some(&b"after the long one"[..]))
+    }));
     assert!(h.texts().iter().all(|t| t.len() < 4096));
 }
 
@@ -242,6 +248,8 @@ fn hostile_text_messages_close_only_their_connection() {
             }
         }
         fds = fds.max(node_fds());
+        // The tricklers' pace (one byte each per 30 ms), not a wait: it
+        // runs until the node has closed every one of them.
         thread::sleep(Duration::from_millis(30));
     }
     eprintln!("200 trickling text connections: the node held at most {fds} descriptors");
