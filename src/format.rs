@@ -109,7 +109,7 @@ impl Format {
                 out.extend_from_slice(b"] to ");
                 self.push_list(out, to);
             }
-            Event::Received { text, from } => {
+            Event::Received { text, from, .. } => {
                 out.extend_from_slice(b"Received message [");
                 push_escaped(out, text);
                 out.extend_from_slice(b"] from ");
@@ -154,11 +154,12 @@ impl Format {
                 out.extend_from_slice(b",\"to\":");
                 self.push_list(out, to);
             }
-            Event::Received { text, from } => {
+            Event::Received { text, from, hops } => {
                 out.extend_from_slice(b",\"text\":");
                 push_json_str(out, text);
                 out.extend_from_slice(b",\"from\":");
                 self.push_from(out, from);
+                let _ = write!(out, ",\"hops\":{hops}");
             }
             Event::Disconnected { peer, reason } => {
                 let _ = write!(out, ",\"peer\":\"{peer}\",\"reason\":");
@@ -371,7 +372,8 @@ mod tests {
             text(
                 Event::Received {
                     text: b"a\nb\xff",
-                    from: a(2)
+                    from: a(2),
+                    hops: 0,
                 },
                 s
             ),
@@ -422,11 +424,12 @@ mod tests {
             &Event::Received {
                 text: b"hi",
                 from: a(9),
+                hops: 2,
             },
         );
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "{\"event\":\"received\",\"ms\":1500,\"text\":\"hi\",\"from\":\"127.0.0.1:9\"}\n"
+            "{\"event\":\"received\",\"ms\":1500,\"text\":\"hi\",\"from\":\"127.0.0.1:9\",\"hops\":2}\n"
         );
     }
 }

@@ -20,8 +20,13 @@ pub enum Event<'a> {
         text: &'a [u8],
         to: &'a [SocketAddr],
     },
-    /// A message came from this peer.
-    Received { text: &'a [u8], from: SocketAddr },
+    /// A message written by `from` (its origin), delivered here after
+    /// `hops` relays (0: straight from its origin).
+    Received {
+        text: &'a [u8],
+        from: SocketAddr,
+        hops: u8,
+    },
     /// An established peer is gone.
     Disconnected { peer: SocketAddr, reason: Reason },
     /// A diagnostic for stderr, with its kind.

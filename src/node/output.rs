@@ -45,7 +45,11 @@ enum Stored {
     Joined(Span),
     Connected(SocketAddr),
     Sending { text: Span, to: Span },
-    Received { text: Span, from: SocketAddr },
+    Received {
+        text: Span,
+        from: SocketAddr,
+        hops: u8,
+    },
     Disconnected { peer: SocketAddr, reason: Reason },
     Diag { kind: DiagKind, text: Span },
 }
@@ -136,9 +140,9 @@ impl Outputs {
         self.event(at, Stored::Sending { text, to });
     }
 
-    pub fn received(&mut self, at: Duration, text: &[u8], from: SocketAddr) {
+    pub fn received(&mut self, at: Duration, text: &[u8], from: SocketAddr, hops: u8) {
         let text = self.bytes(text);
-        self.event(at, Stored::Received { text, from });
+        self.event(at, Stored::Received { text, from, hops });
     }
 
     pub fn disconnected(&mut self, at: Duration, peer: SocketAddr, reason: Reason) {
@@ -180,9 +184,10 @@ impl Outputs {
                         text: get(&self.data, text),
                         to: get(&self.addrs, to),
                     },
-                    Stored::Received { text, from } => Event::Received {
+                    Stored::Received { text, from, hops } => Event::Received {
                         text: get(&self.data, text),
                         from,
+                        hops,
                     },
                     Stored::Disconnected { peer, reason } => Event::Disconnected { peer, reason },
                     Stored::Diag { kind, text } => Event::Diag {

@@ -34,7 +34,7 @@ impl Node {
             (State::Active | State::Retiring, Frame::Message { payload, .. }) => {
                 self.stats.messages_received += 1;
                 let at = self.elapsed(now);
-                self.out.received(at, payload, from);
+                self.out.received(at, payload, from, 0);
                 true
             }
             // A retiring connection is one of two to the same proven peer;

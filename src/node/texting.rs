@@ -117,7 +117,7 @@ impl Node {
         }
         self.stats.messages_received += 1;
         let at = self.elapsed(now);
-        self.out.received(at, text, host);
+        self.out.received(at, text, host, 0);
         if direct {
             let f = Frame::Text(TextFrame::Text {
                 ttl: 0,
