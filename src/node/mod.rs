@@ -43,6 +43,7 @@ pub mod outbox;
 pub mod output;
 mod peering;
 pub mod peers;
+pub mod plumtree;
 pub mod reason;
 mod routes;
 mod texting;
