@@ -39,6 +39,7 @@ pub mod lines;
 pub mod liveness;
 pub mod membership;
 mod naming;
+pub mod order;
 pub mod outbox;
 pub mod output;
 mod peering;
