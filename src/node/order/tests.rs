@@ -225,6 +225,7 @@ fn an_idle_origin_is_forgotten_and_the_table_gives_its_memory_back() {
     let (mut s, mut k, t0) = with(OrderConfig::default());
     let empty = s.memory();
     assert_eq!(empty, size_of::<Sequencer>());
+    assert!(empty < 512, "{empty} bytes");
     accept(&mut s, m(1, 0), t0, &mut k);
     accept(&mut s, m(2, 0), t0 + Duration::from_secs(300), &mut k);
     assert!(s.memory() > empty);
