@@ -30,8 +30,28 @@ pub struct Config {
     pub keepalive_timeout: Duration,
     /// Close a connection whose handshake is not done in this long.
     pub handshake_timeout: Duration,
-    /// Most established peers.
+    /// Most established peers: the active view (`--max-peers`). A network
+    /// of at most `max_peers + 1` nodes is a full mesh.
     pub max_peers: usize,
+    /// Most addresses in the passive view (known, not connected).
+    pub max_passive: usize,
+    /// HyParView's active random walk length: a FORWARD_JOIN walks this
+    /// many steps before its end takes the newcomer in any case.
+    pub active_walk: u8,
+    /// At this many steps left, a node on the walk puts the newcomer in
+    /// its passive view.
+    pub passive_walk: u8,
+    /// How often a node shuffles its passive view with a random peer, and
+    /// tries to fill an active view that has room.
+    pub shuffle_interval: Duration,
+    /// Most addresses sent in one shuffle or welcome.
+    pub shuffle_size: usize,
+    /// A gap in one origin's sequence numbers is waited for this long,
+    /// then skipped (stderr says so).
+    pub gap_wait: Duration,
+    /// The join ends this long after its last new peer if the active view
+    /// is not full and the welcome's peers have not all come.
+    pub join_settle: Duration,
     /// Most connections still in their handshake; a new one over it closes
     /// the oldest inbound one. Dials take at most half of these, so joins
     /// always find room.
@@ -102,7 +122,14 @@ impl Config {
             keepalive_interval: Duration::from_secs(1),
             keepalive_timeout: Duration::from_secs(3),
             handshake_timeout: Duration::from_secs(3),
-            max_peers: 512,
+            max_peers: 8,
+            max_passive: 64,
+            active_walk: 6,
+            passive_walk: 3,
+            shuffle_interval: Duration::from_secs(10),
+            shuffle_size: 8,
+            join_settle: Duration::from_millis(500),
+            gap_wait: Duration::from_secs(2),
             max_pending: 64,
             max_known: 1024,
             max_list_take: 1024,

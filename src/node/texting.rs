@@ -25,10 +25,9 @@ impl Node {
     pub(super) fn on_input(&mut self, conn: ConnId, input: Input<'_>, now: Instant) -> bool {
         match input {
             Input::Frame(f) => self.handle_frame(conn, f, now),
-            Input::Rumor => {
-                self.send_hello(conn, now);
-                true
-            }
+            // An accepted connection's hello waits for the verdict on
+            // theirs (`on_hello`).
+            Input::Rumor => true,
             Input::TextBegun(at) => {
                 // Its input is out of the table while it is read: the
                 // deadline comes with the news.
