@@ -78,9 +78,8 @@ impl Report {
 }
 
 /// Payload frames a node received, duplicates included.
-// TODO(issue 11): the new core's counter of payload frames, once it lands.
 fn payload_frames(s: &Stats) -> u64 {
-    s.messages_received
+    s.payload_frames
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -91,7 +90,8 @@ enum Action {
     Kill(usize),
     Leave(usize),
     Churn(bool),
-    Send(u32),
+    /// Node `.0` sends its message of round `.1`.
+    Send(u32, u32),
     Idle,
 }
 
@@ -105,7 +105,7 @@ fn script(sc: &Scenario, senders: &[usize]) -> Vec<(Duration, Action)> {
         for m in 0..sc.messages as u32 {
             s.push((
                 sc.first_message() + sc.interval * m + offset,
-                Action::Send(i as u32),
+                Action::Send(i as u32, m),
             ));
         }
     }
@@ -184,6 +184,8 @@ pub fn run_scenario_with(sc: &Scenario, mut at_idle: impl FnMut(&Sim)) -> Report
     };
     sim.add(&[], tune);
     let mut idle_from = (Traffic::default(), 0);
+    // Payload frames and deliveries when the warm-up rounds were over.
+    let mut warm: Option<(u64, u64)> = None;
     for (at, action) in script(sc, &senders) {
         sim.run_for((t0 + at).saturating_duration_since(sim.now));
         let live = |sim: &Sim| {
@@ -195,8 +197,11 @@ pub fn run_scenario_with(sc: &Scenario, mut at_idle: impl FnMut(&Sim)) -> Report
             Action::Join => {
                 sim.add(&[0], tune);
             }
-            Action::Send(i) => {
+            Action::Send(i, round) => {
                 let i = i as usize;
+                if round == sc.warmup as u32 && warm.is_none() {
+                    warm = Some(counted(&sim));
+                }
                 if sim.nodes[i].up {
                     let now = sim.now;
                     let text = sim
@@ -244,10 +249,26 @@ pub fn run_scenario_with(sc: &Scenario, mut at_idle: impl FnMut(&Sim)) -> Report
         }
     }
     sim.run_for((t0 + sc.run).saturating_duration_since(sim.now));
-    report(sc, &sim, idle_from)
+    report(sc, &sim, idle_from, warm.unwrap_or_else(|| counted(&sim)))
 }
 
-fn report(sc: &Scenario, sim: &Sim, (idle_from, idle_nodes): (Traffic, usize)) -> Report {
+/// Payload frames received by every node, and deliveries, so far.
+fn counted(sim: &Sim) -> (u64, u64) {
+    let frames = sim
+        .nodes
+        .iter()
+        .map(|n| payload_frames(&n.node.stats()))
+        .sum();
+    let deliveries = sim.tally.as_ref().map_or(0, |t| t.deliveries());
+    (frames, deliveries)
+}
+
+fn report(
+    sc: &Scenario,
+    sim: &Sim,
+    (idle_from, idle_nodes): (Traffic, usize),
+    (warm_frames, warm_deliveries): (u64, u64),
+) -> Report {
     let tally = sim.tally.as_ref().expect("a lean sim has a tally");
     let mut alive = vec![0u64; sim.nodes.len().div_ceil(64)];
     for (j, n) in sim.nodes.iter().enumerate() {
@@ -295,9 +316,10 @@ fn report(sc: &Scenario, sim: &Sim, (idle_from, idle_nodes): (Traffic, usize)) -
         deliveries,
         duplicates: tally.duplicates,
         payload_frames,
-        rmr: match deliveries {
+        // After the warm-up rounds: the first messages build the tree.
+        rmr: match deliveries - warm_deliveries {
             0 => 0.0,
-            d => payload_frames as f64 / d as f64 - 1.0,
+            d => (payload_frames - warm_frames) as f64 / d as f64 - 1.0,
         },
         ldh: tally.max_hops().unwrap_or(0),
         last_p50: rank(0.5),

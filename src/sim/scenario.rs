@@ -72,6 +72,9 @@ pub struct Scenario {
     pub peers: Option<usize>,
     pub senders: Senders,
     pub messages: usize,
+    /// Rounds of messages (one per sender each) not counted in RMR: the
+    /// first messages build the broadcast tree.
+    pub warmup: usize,
     pub interval: Duration,
     pub start: Option<Duration>,
     pub faults: Vec<Fault>,
@@ -94,6 +97,7 @@ impl Scenario {
             peers: None,
             senders: Senders::Count(1),
             messages: 10,
+            warmup: 1,
             interval: Duration::from_secs(1),
             start: None,
             faults: Vec::new(),
@@ -277,6 +281,7 @@ fn setting(sc: &mut Scenario, words: &[&str]) -> Result<(), String> {
             };
         }
         "messages" => sc.messages = number(one()?, "message count")?,
+        "warmup" => sc.warmup = number(one()?, "warm-up rounds")?,
         "interval" => sc.interval = duration(one()?)?,
         "start" => sc.start = Some(duration(one()?)?),
         "idle" => sc.idle = duration(one()?)?,
