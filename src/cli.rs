@@ -41,6 +41,12 @@ pub struct Args {
     #[arg(long = "connect", visible_alias = "bootstrap", value_name = "HOST:PORT", value_parser = parse_peer)]
     pub connect: Vec<Peer>,
 
+    /// Peers to keep connections to (the active view). Any number of nodes
+    /// can join: each message is relayed to all. A network of at most N+1
+    /// nodes is a full mesh.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=1024), value_name = "N")]
+    pub max_peers: u16,
+
     /// Leave once stdin ends: after the join, send every line, say goodbye
     /// and wait (up to 5s) for each peer to close; exit 0 if every peer has
     /// every line, 3 if not. For scripts: printf 'done\n' | rumor ... --exit-on-eof

@@ -32,6 +32,7 @@ fn main() -> ExitCode {
     let mut cfg = Config::new(SocketAddr::new(args.bind, args.port));
     cfg.period = args.period.0;
     cfg.exit_on_eof = args.exit_on_eof;
+    cfg.max_peers = usize::from(args.max_peers);
     cfg.key = key;
     cfg.advertise = args.advertise.as_ref().and_then(|p| p.pick(args.bind));
     cfg.bootstrap = args

@@ -18,21 +18,20 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+pub mod overlay;
 pub mod text;
 
 /// The four bytes every hello starts with.
 pub const MAGIC: [u8; 4] = *b"RUMR";
 /// The protocol version this build speaks.
-pub const VERSION: u8 = 1;
-/// Hello flag: the sender dialed because a peer list named the receiver,
-/// so the mesh already knows both and neither need announce the other.
-pub const FLAG_LISTED: u8 = 0x01;
+pub const VERSION: u8 = 2;
 /// Largest message payload, in bytes.
 pub const MAX_PAYLOAD: usize = 64 * 1024;
 /// Bytes of a message frame beyond its payload: length, type, id, ttl.
 pub const MESSAGE_OVERHEAD: usize = 4 + 1 + 8 + 1;
-/// Largest value of a frame's length field (type byte plus body).
-pub const MAX_FRAME_LEN: usize = MESSAGE_OVERHEAD - 4 + MAX_PAYLOAD;
+/// Largest value of a frame's length field (type byte plus body): a
+/// GOSSIP frame with an IPv6 origin and the largest payload.
+pub const MAX_FRAME_LEN: usize = overlay::GOSSIP_OVERHEAD_V6 - 4 + MAX_PAYLOAD;
 /// Most entries one peer list frame may carry.
 pub const MAX_PEER_ENTRIES: usize = 1024;
 /// Hello flag: an advertised address (the one peers should dial and print)
@@ -81,6 +80,14 @@ pub enum GoodbyeReason {
     /// This connection duplicates another between the same two nodes; the
     /// other one is kept.
     Duplicate,
+    /// HyParView DISCONNECT: the sender's active view took another peer in
+    /// our place. We keep its address in our passive view.
+    Replaced,
+    /// The sender's active view is full: a low-priority neighbor request
+    /// (or a join walk's late answer) is refused.
+    Full,
+    /// The sender speaks another protocol version (its hello says which).
+    Version,
     /// Any other code, kept as is so a newer peer's reasons round-trip.
     Other(u8),
 }
@@ -90,6 +97,9 @@ impl GoodbyeReason {
         match self {
             GoodbyeReason::Shutdown => 0,
             GoodbyeReason::Duplicate => 1,
+            GoodbyeReason::Replaced => 2,
+            GoodbyeReason::Full => 3,
+            GoodbyeReason::Version => 4,
             GoodbyeReason::Other(c) => c,
         }
     }
@@ -97,6 +107,9 @@ impl GoodbyeReason {
         match c {
             0 => GoodbyeReason::Shutdown,
             1 => GoodbyeReason::Duplicate,
+            2 => GoodbyeReason::Replaced,
+            3 => GoodbyeReason::Full,
+            4 => GoodbyeReason::Version,
             c => GoodbyeReason::Other(c),
         }
     }
@@ -118,6 +131,9 @@ pub enum Frame<'a> {
     Goodbye(GoodbyeReason),
     /// TEXT (6) or TEXT_HOST (7): text hosts, see [`text`].
     Text(text::TextFrame<'a>),
+    /// Types 8 to 14, version 2: the overlay and its broadcast tree, see
+    /// [`overlay`].
+    Overlay(overlay::Overlay<'a>),
 }
 
 /// httparse-style result of a decode that did not fail.
@@ -258,6 +274,9 @@ pub fn decode(buf: &[u8]) -> Result<Status<(Frame<'_>, usize)>, DecodeError> {
         text::T_TEXT | text::T_TEXT_HOST => {
             Frame::Text(text::decode_text_body(ty, body, len as u32)?)
         }
+        ty if overlay::is_overlay(ty) => {
+            Frame::Overlay(overlay::decode_overlay_body(ty, body, len as u32)?)
+        }
         other => return Err(DecodeError::UnknownType(other)),
     };
     Ok(Status::Complete((frame, 4 + len)))
@@ -358,7 +377,17 @@ pub fn encode_message(out: &mut Vec<u8>, id: u64, ttl: u8, payload: &[u8]) {
 /// Appends a peer list frame of at most [`MAX_PEER_ENTRIES`] entries (any
 /// beyond are left out) to `out`.
 pub fn encode_peers<'e>(out: &mut Vec<u8>, entries: impl IntoIterator<Item = &'e PeerEntry>) {
-    let at = begin(out, T_PEERS);
+    encode_peer_list(out, T_PEERS, entries);
+}
+
+/// A frame of type `ty` whose body is a peer list (PEERS, SHUFFLE,
+/// SHUFFLE_REPLY).
+fn encode_peer_list<'e>(
+    out: &mut Vec<u8>,
+    ty: u8,
+    entries: impl IntoIterator<Item = &'e PeerEntry>,
+) {
+    let at = begin(out, ty);
     let count_at = out.len();
     out.extend_from_slice(&[0, 0]);
     let mut count: u16 = 0;
@@ -406,6 +435,7 @@ impl Frame<'_> {
                 finish(out, at);
             }
             Frame::Text(t) => t.encode(out),
+            Frame::Overlay(o) => o.encode(out),
         }
     }
 }

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use rumor::format::{self, Format, Style};
 use rumor::node::{Config, ConnId, Driver, Event, Level, Node, Reason};
+use rumor::wire::overlay::Overlay;
 use rumor::wire::{self, Frame, GoodbyeReason, Hello, PeerEntry};
 
 fn addr(s: &str) -> SocketAddr {
@@ -211,37 +212,67 @@ fn accept_peer(n: &mut Node, remote: u16, id: u64, port: u16, t0: Instant) -> (C
     (c, ok)
 }
 
+/// A hello with the given HyParView intent flags.
+fn hello_as(id: u64, port: u16, flags: u8) -> Frame<'static> {
+    Frame::Hello(Hello {
+        version: wire::VERSION,
+        flags,
+        node_id: id,
+        listen_port: port,
+        advertised: None,
+    })
+}
+
 #[test]
-fn a_hello_past_the_peer_limit_closes_that_connection_and_nothing_is_dialed_past_it() {
+fn a_full_active_view_refuses_a_neighbor_request_and_makes_room_for_a_forced_one() {
     let (mut n, t0) = node_with(|c| c.max_peers = 2);
-    let (c1, ok1) = accept_peer(&mut n, 50001, 11, 7001, t0);
+    let (_c1, ok1) = accept_peer(&mut n, 50001, 11, 7001, t0);
     let (c2, ok2) = accept_peer(&mut n, 50002, 12, 7002, t0);
     assert!(ok1 && ok2);
     drain(&mut n);
     assert_eq!(n.peer_count(), 2);
-    // A third may connect (handshakes have their own slots), but its hello
-    // is refused: the connection closes with a note, and no join is logged.
-    let (c3, ok3) = accept_peer(&mut n, 50003, 13, 7003, t0);
-    assert!(!ok3);
+    // A low-priority neighbor request gets GOODBYE "full" and no hello;
+    // nothing is printed.
+    let from = SocketAddr::from(([127, 0, 0, 1], 50003));
+    let c3 = n.handle_accepted(from, t0).unwrap();
+    assert!(!n.feed_frame(c3, hello_as(13, 7003, wire::overlay::FLAG_LOW), t0));
     let out = drain(&mut n);
+    let sent: Vec<Frame<'_>> = out
+        .iter()
+        .filter_map(|o| match o {
+            Out::Send(c, b) if *c == c3 => Some(frames(b)),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(sent, vec![Frame::Goodbye(GoodbyeReason::Full)]);
     assert!(out.contains(&Out::Close(c3)), "{out:?}");
-    assert!(
-        out.contains(&Out::Diag(
-            "rumor: closed connection with 127.0.0.1:50003: at the peer limit\n".into()
-        )),
-        "{out:?}"
-    );
     assert!(!out.iter().any(|o| matches!(o, Out::Log(_))), "{out:?}");
     assert_eq!((n.peer_count(), n.conn_count()), (2, 2));
     // A peer list does not make it dial past the limit either.
-    assert!(n.feed_frame(c1, Frame::Peers(vec![entry(14, 7004)]), t0));
+    assert!(n.feed_frame(c2, Frame::Peers(vec![entry(14, 7004)]), t0));
     assert_eq!(dials(drain(&mut n)), vec![]);
-    // Once a peer leaves, the next one is taken.
-    n.handle_closed(c2, Reason::Eof, t0);
-    drain(&mut n);
-    let (_, ok) = accept_peer(&mut n, 50005, 15, 7005, t0);
+    // A forced one (no flag: the end of a join walk) is taken, and a
+    // random peer is replaced: GOODBYE "replaced", and it is printed.
+    let (_c4, ok) = accept_peer(&mut n, 50005, 15, 7005, t0);
     assert!(ok);
+    let out = drain(&mut n);
     assert_eq!(n.peer_count(), 2);
+    assert!(n.peer_addrs().contains(&addr("127.0.0.1:7005")));
+    let gone = out
+        .iter()
+        .find_map(|o| match o {
+            Out::Log(l) if l.contains("Disconnected") => Some(l.clone()),
+            _ => None,
+        })
+        .expect("a peer replaced");
+    assert!(gone.contains("replaced by another peer"), "{gone}");
+    assert!(
+        out.iter()
+            .any(|o| matches!(o, Out::Send(_, b) if frames(b) == vec![Frame::Goodbye(GoodbyeReason::Replaced)])),
+        "{out:?}"
+    );
+    assert!(n.knows(addr("127.0.0.1:7001")) && n.knows(addr("127.0.0.1:7002")));
 }
 
 #[test]
@@ -263,8 +294,10 @@ fn known_addresses_stop_at_their_cap_and_a_new_peer_takes_a_stale_ones_place() {
             _ => None,
         })
         .collect();
+    let mut dialed = dials(out);
+    dialed.sort();
     assert_eq!(
-        dials(out),
+        dialed,
         (7100..7103)
             .map(|p| SocketAddr::from(([127, 0, 0, 1], p)))
             .collect::<Vec<_>>()
@@ -414,10 +447,10 @@ fn stdin_that_is_not_utf8_is_sent_with_replacement_characters() {
         panic!("{out:?}")
     };
     assert_eq!(*to, c);
-    let [Frame::Message { payload, .. }] = frames(bytes)[..] else {
+    let [Frame::Overlay(Overlay::Gossip { payload, hops, .. })] = frames(bytes)[..] else {
         panic!()
     };
-    assert_eq!(payload, "caf\u{fffd}".as_bytes());
+    assert_eq!((payload, hops), ("caf\u{fffd}".as_bytes(), 0));
 }
 
 #[test]
@@ -514,22 +547,28 @@ fn many_peers_that_stop_reading_cannot_add_up_past_the_total_budget() {
 }
 
 #[test]
-fn a_join_with_a_peer_but_no_welcome_ends_at_the_handshake_deadline() {
-    // The bootstrap never answers; a peer that sends no list connects.
+fn a_join_with_a_peer_but_no_welcome_settles_when_no_more_peers_come() {
+    // The bootstrap never answers; a peer that sends no list connects, a
+    // second one 300 ms later: the join settles 500 ms after the last.
     let (mut n, t0) = node_with(|c| c.bootstrap = vec![addr("127.0.0.1:7999")]);
     assert!(!n.wants_stdin(), "joining: stdin waits");
     let (c, ok) = accept_peer(&mut n, 50001, 11, 7001, t0);
     assert!(ok);
     drain(&mut n);
     assert!(!n.wants_stdin());
-    assert!(n.feed_frame(c, Frame::Keepalive, t0 + Duration::from_secs(2)));
-    n.handle_timeout(t0 + Duration::from_millis(2999));
+    let t1 = t0 + Duration::from_millis(300);
+    n.handle_timeout(t1);
+    let (_, ok) = accept_peer(&mut n, 50002, 12, 7002, t1);
+    assert!(ok);
+    assert!(n.feed_frame(c, Frame::Keepalive, t1));
+    n.handle_timeout(t0 + Duration::from_millis(799));
     assert!(!n.wants_stdin());
-    n.handle_timeout(t0 + Duration::from_secs(3));
+    n.handle_timeout(t0 + Duration::from_millis(800));
     let out = drain(&mut n);
     assert!(
         out.contains(&Out::Log(
-            "00:00:03 - Connected to the peers at [\"127.0.0.1:7001\"]\n".into()
+            "00:00:00 - Connected to the peers at [\"127.0.0.1:7001\", \"127.0.0.1:7002\"]\n"
+                .into()
         )),
         "{out:?}"
     );
@@ -659,8 +698,9 @@ fn a_node_listed_under_two_addresses_is_dialed_once_and_both_ends_agree() {
 }
 
 /// The core alone, deterministically: a peer list of bogus, self and
-/// duplicate entries yields dials to the good addresses only, once each,
-/// and dials never take the handshake slots joins need.
+/// duplicate entries yields dials to good addresses only, once each, as
+/// many as the active view has room for; the rest wait in the passive
+/// view (capped), and joins still find handshake slots.
 #[test]
 fn the_core_dials_only_valid_peer_list_entries_and_leaves_room_for_joins() {
     let now = Instant::now();
@@ -695,11 +735,22 @@ fn the_core_dials_only_valid_peer_list_entries_and_leaves_room_for_joins() {
     }));
     node.feed_frame(conn, Frame::Peers(list), now);
     let dials = dials(drain(&mut node));
-    let cap = node.config().max_pending / 2;
-    assert_eq!(dials.len(), cap, "{dials:?}");
-    assert_eq!(dials[0], at("127.0.0.1:7005"));
-    assert!(dials[1..].iter().all(|a| a.ip() == at("127.0.1.1:1").ip()));
+    let room = node.config().max_peers - 1;
+    assert_eq!(dials.len(), room, "{dials:?}");
+    let good = |a: &SocketAddr| *a == at("127.0.0.1:7005") || a.ip() == at("127.0.1.1:1").ip();
+    assert!(dials.iter().all(good), "{dials:?}");
+    let mut once = dials.clone();
+    once.sort();
+    once.dedup();
+    assert_eq!(once.len(), dials.len());
+    let passive = node.config().max_passive;
+    assert!(
+        node.known_count() <= passive + 1 + room,
+        "{}",
+        node.known_count()
+    );
     // The rest wait; an inbound join still finds room.
+    let cap = node.config().max_pending / 2;
     for i in 0..cap {
         let c = node.handle_accepted(SocketAddr::new([127, 0, 2, 1].into(), 9000 + i as u16), now);
         assert!(c.is_some());

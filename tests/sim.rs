@@ -14,6 +14,14 @@ fn period(p: Option<u64>) -> impl Fn(&mut rumor::node::Config) + Copy {
     move |c| c.period = p.map(Duration::from_millis)
 }
 
+/// Like [`period`], with an active view of `max` peers.
+fn view(p: Option<u64>, max: usize) -> impl Fn(&mut rumor::node::Config) + Copy {
+    move |c| {
+        c.period = p.map(Duration::from_millis);
+        c.max_peers = max;
+    }
+}
+
 /// Every (sender, receiver, text) a `Sending` line promises, as a multiset,
 /// must equal every (sender, receiver, text) a `Received` line shows.
 fn check_exactly_once(sim: &Sim) -> usize {
@@ -93,11 +101,11 @@ fn third_node_joins_through_the_first_and_the_mesh_is_full_at_once() {
 }
 
 #[test]
-fn twenty_nodes_joining_one_hub_form_a_full_mesh() {
+fn twenty_nodes_joining_one_hub_form_a_full_mesh_when_the_view_holds_them() {
     let mut sim = Sim::new(2, Instant::now());
-    sim.add(&[], period(Some(1000)));
+    sim.add(&[], view(Some(1000), 19));
     for _ in 1..20 {
-        sim.add(&[0], period(Some(1000)));
+        sim.add(&[0], view(Some(1000), 19));
     }
     assert!(sim.run_until(Duration::from_millis(100), |s| s.full_mesh()));
     sim.run_for(secs(5));
@@ -281,30 +289,28 @@ fn an_overlong_stdin_line_is_refused_and_the_next_one_still_goes() {
 }
 
 #[test]
-fn a_newcomer_to_a_hundred_node_mesh_is_connected_to_all_within_a_few_round_trips() {
+fn a_newcomer_to_a_fifty_node_mesh_is_connected_to_all_within_a_few_round_trips() {
     let mut sim = Sim::new(11, Instant::now());
-    sim.add(&[], period(None));
-    for _ in 1..100 {
-        sim.add(&[0], period(None));
+    sim.add(&[], view(None, 50));
+    for _ in 1..50 {
+        sim.add(&[0], view(None, 50));
         assert!(sim.run_until(secs(2), |s| s.full_mesh()));
     }
-    sim.add(&[0], period(None));
+    sim.add(&[0], view(None, 50));
     let start = sim.now;
     let sent_before = sim.deliveries;
     assert!(sim.run_until(secs(2), |s| s.full_mesh()));
-    // Frames for the join grow with the mesh, not with its square: members
-    // reached through the welcome list do not announce the newcomer again.
+    // Frames for the join grow with the mesh, not with its square: 249 =
+    // the welcome, a FORWARD_JOIN to each of the 48 other members, 48
+    // hellos each way as each of them dials the newcomer (they all have
+    // room), each side's peer list on each new link, and a shuffle sample.
     let frames = sim.deliveries - sent_before;
-    // 498 here: under 5 a member (a welcome of 99, 99 hellos each way,
-    // their welcomes, keepalives on the way).
-    assert_eq!(frames, 498, "frames for one join");
-    // 99 dials, at most 32 at a time, each slot reused as soon as it frees:
-    // a handful of 0.4 ms round trips, never a 250 ms retry timer.
+    assert_eq!(frames, 249, "frames for one join");
+    // JOIN, FORWARD_JOIN, the walk's dial and its handshake: a few 200 µs
+    // latencies, all walks at once.
     let took = sim.now - start;
-    // (2.2 ms before an acceptor's hello waited for the dialer's first
-    // byte: one more 200 µs latency per wave of dials.)
-    assert_eq!(took.as_micros(), 3000, "{took:?}");
-    assert!(sim.nodes.iter().all(|n| n.node.conn_count() == 100));
+    assert_eq!(took.as_micros(), 1200, "{took:?}");
+    assert!(sim.nodes.iter().all(|n| n.node.conn_count() == 50));
 }
 
 /// Whether node `i` is done joining and reading stdin, and a line it types
@@ -453,5 +459,70 @@ fn a_notifier_whose_bootstrap_is_down_gives_up_after_the_join_timeout() {
             .diag
             .iter()
             .any(|d| d == "no peers connected; line not sent")
+    );
+}
+
+/// Every node's `Received` lines, as (text, from) pairs.
+fn received(sim: &Sim, i: usize) -> Vec<(String, String)> {
+    sim.nodes[i]
+        .log
+        .iter()
+        .filter_map(|l| l.strip_prefix("Received message ["))
+        .map(|r| {
+            let (t, f) = r.rsplit_once("] from ").unwrap();
+            (t.to_string(), f.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn forty_nodes_with_views_of_four_relay_every_line_to_everyone_once_in_order() {
+    let mut sim = Sim::new(21, Instant::now());
+    sim.add(&[], view(None, 4));
+    for _ in 1..40 {
+        sim.add(&[0], view(None, 4));
+        sim.run_for(Duration::from_millis(20));
+    }
+    sim.run_for(secs(2));
+    for (i, n) in sim.nodes.iter().enumerate() {
+        let p = n.node.peer_count();
+        assert!((1..=4).contains(&p), "node {i} has {p} peers");
+    }
+    // Lines from the first, the newest and a middle node, three each.
+    for &w in &[0usize, 39, 17] {
+        for k in 0..3 {
+            sim.type_line(w, &format!("line {k} of {w}"));
+        }
+    }
+    sim.run_for(secs(2));
+    for i in 0..40 {
+        let got = received(&sim, i);
+        for &w in &[0usize, 39, 17] {
+            if w == i {
+                continue;
+            }
+            let from = format!("\"{}\"", sim.nodes[w].addr);
+            let texts: Vec<&str> = got
+                .iter()
+                .filter(|(_, f)| *f == from)
+                .map(|(t, _)| t.as_str())
+                .collect();
+            let want: Vec<String> = (0..3).map(|k| format!("line {k} of {w}")).collect();
+            assert_eq!(
+                texts, want,
+                "node {i}, lines of node {w}: {:?}",
+                sim.nodes[i].diag
+            );
+        }
+    }
+    // The writer's own line names just its active view.
+    let sending = sim.nodes[39]
+        .log
+        .iter()
+        .find(|l| l.starts_with("Sending message [line 0 of 39]"))
+        .unwrap();
+    assert_eq!(
+        sending.matches("127.0.0.1").count(),
+        sim.nodes[39].node.peer_count()
     );
 }

@@ -7,7 +7,7 @@
 //! an established peer (a *member*) is kept and retried for as long as it
 //! is not connected, by the rule in [`super::heal`].
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -19,10 +19,10 @@ use crate::wire::NodeId;
 /// One remembered address.
 #[derive(Debug, Default)]
 pub struct Known {
-    node_id: Option<NodeId>,
+    pub(super) node_id: Option<NodeId>,
     /// A connection (being dialed or established) that reaches it.
-    conn: Option<ConnId>,
-    bootstrap: bool,
+    pub(super) conn: Option<ConnId>,
+    pub(super) bootstrap: bool,
     /// Worth dialing again when a dial fails: it was a peer, or we were
     /// told of it.
     wanted: bool,
@@ -30,9 +30,9 @@ pub struct Known {
     listed: bool,
     /// Was an established peer once (and has not left with GOODBYE):
     /// retried for as long as it is not connected.
-    member: bool,
+    pub(super) member: bool,
     failures: u32,
-    retry_at: Option<Instant>,
+    pub(super) retry_at: Option<Instant>,
 }
 
 impl Known {
@@ -80,9 +80,9 @@ pub struct AddrBook {
     listen: SocketAddr,
     max_known: usize,
     backoff: Backoff,
-    known: HashMap<SocketAddr, Known>,
+    pub(super) known: BTreeMap<SocketAddr, Known>,
     /// Our own address under other names (found by dialing ourselves).
-    own: HashSet<SocketAddr>,
+    own: BTreeSet<SocketAddr>,
     /// Addresses waiting for a free dial slot, oldest first.
     queue: VecDeque<SocketAddr>,
 }
@@ -93,8 +93,8 @@ impl AddrBook {
             listen,
             max_known,
             backoff,
-            known: HashMap::new(),
-            own: HashSet::new(),
+            known: BTreeMap::new(),
+            own: BTreeSet::new(),
             queue: VecDeque::new(),
         }
     }

@@ -30,8 +30,28 @@ pub struct Config {
     pub keepalive_timeout: Duration,
     /// Close a connection whose handshake is not done in this long.
     pub handshake_timeout: Duration,
-    /// Most established peers.
+    /// Most established peers: the active view (`--max-peers`). A network
+    /// of at most `max_peers + 1` nodes is a full mesh.
     pub max_peers: usize,
+    /// Most addresses in the passive view (known, not connected).
+    pub max_passive: usize,
+    /// HyParView's active random walk length: a FORWARD_JOIN walks this
+    /// many steps before its end takes the newcomer in any case.
+    pub active_walk: u8,
+    /// At this many steps left, a node on the walk puts the newcomer in
+    /// its passive view.
+    pub passive_walk: u8,
+    /// How often a node shuffles its passive view with a random peer, and
+    /// tries to fill an active view that has room.
+    pub shuffle_interval: Duration,
+    /// Most addresses sent in one shuffle or welcome.
+    pub shuffle_size: usize,
+    /// A gap in one origin's sequence numbers is waited for this long,
+    /// then skipped (stderr says so).
+    pub gap_wait: Duration,
+    /// The join ends this long after its last new peer if the active view
+    /// is not full and the welcome's peers have not all come.
+    pub join_settle: Duration,
     /// Most connections still in their handshake; a new one over it closes
     /// the oldest inbound one. Dials take at most half of these, so joins
     /// always find room.
@@ -85,6 +105,10 @@ pub struct Config {
     pub max_text_hosts: usize,
     /// A text host neither heard from nor delivered to this long is dropped.
     pub text_host_idle: Duration,
+    /// Slots of the timer wheel (a power of two, at least 64; rounded up
+    /// otherwise). 24 bytes each even when idle: the node's 4,096 cover its
+    /// timers in one 4 s turn, the simulator's 256 keep an idle node small.
+    pub wheel_slots: usize,
 }
 
 impl Config {
@@ -98,7 +122,14 @@ impl Config {
             keepalive_interval: Duration::from_secs(1),
             keepalive_timeout: Duration::from_secs(3),
             handshake_timeout: Duration::from_secs(3),
-            max_peers: 512,
+            max_peers: 8,
+            max_passive: 64,
+            active_walk: 6,
+            passive_walk: 3,
+            shuffle_interval: Duration::from_secs(10),
+            shuffle_size: 8,
+            join_settle: Duration::from_millis(500),
+            gap_wait: Duration::from_secs(2),
             max_pending: 64,
             max_known: 1024,
             max_list_take: 1024,
@@ -119,6 +150,7 @@ impl Config {
             text_delivery_timeout: text::delivery::TIMEOUT,
             max_text_hosts: text::hosts::CAP,
             text_host_idle: text::hosts::MAX_IDLE,
+            wheel_slots: crate::wheel::DEFAULT_SLOTS,
         }
     }
 

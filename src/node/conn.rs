@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use super::handshake::Direction;
+use super::handshake::{Direction, Intent};
 use super::inbound::Inbound;
 use super::keyed::KeyedConn;
 use super::liveness::{Liveness, Stage};
@@ -54,10 +54,9 @@ pub struct Conn {
     peer: Option<PeerInfo>,
     /// Its first peer list (the welcome) has come.
     got_peer_list: bool,
-    /// Made because a peer list named the address (ours or, by its hello
-    /// flag, theirs): the mesh knows this peer already, so it is not
-    /// announced.
-    listed: bool,
+    /// Why it was dialed: ours for an outbound connection, theirs (from
+    /// their hello) for an accepted one.
+    intent: Intent,
     /// Its hello set TEXT: it takes TEXT and TEXT_HOST frames.
     text_frames: bool,
     /// A text-protocol connection, not a rumor one.
@@ -76,19 +75,19 @@ impl Conn {
             Direction::Inbound,
             remote,
             State::Handshaking,
-            false,
+            Intent::Forced,
             input,
             now,
         )
     }
 
-    pub fn dial(addr: SocketAddr, listed: bool, now: Instant) -> Self {
+    pub fn dial(addr: SocketAddr, intent: Intent, now: Instant) -> Self {
         let input = Inbound::dialed();
         Self::new(
             Direction::Outbound,
             addr,
             State::Connecting,
-            listed,
+            intent,
             input,
             now,
         )
@@ -101,7 +100,7 @@ impl Conn {
             Direction::Outbound,
             addr,
             State::Connecting,
-            false,
+            Intent::Forced,
             input,
             now,
         );
@@ -113,7 +112,7 @@ impl Conn {
         dir: Direction,
         remote: SocketAddr,
         state: State,
-        listed: bool,
+        intent: Intent,
         inbound: Inbound,
         now: Instant,
     ) -> Self {
@@ -124,7 +123,7 @@ impl Conn {
             since: now,
             peer: None,
             got_peer_list: false,
-            listed,
+            intent,
             text_frames: false,
             text: None,
             live: Liveness::new(now),
@@ -166,12 +165,12 @@ impl Conn {
             .or(self.is_outbound().then_some(self.remote))
     }
 
-    pub fn listed(&self) -> bool {
-        self.listed
+    pub fn intent(&self) -> Intent {
+        self.intent
     }
 
-    pub fn mark_listed(&mut self) {
-        self.listed = true;
+    pub fn set_intent(&mut self, intent: Intent) {
+        self.intent = intent;
     }
 
     pub fn text_frames(&self) -> bool {

@@ -5,63 +5,49 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use super::addrbook::Redial;
-use super::conn::{Conn, State};
+use super::conn::Conn;
 use super::conns::ConnId;
 use super::event::DiagKind;
+use super::handshake::Intent;
 use super::membership;
 use super::reason::Reason;
 use super::{Node, Timer};
 use crate::wire::PeerEntry;
 
 impl Node {
+    /// A peer list: an acceptor's welcome (its active view). Its entries
+    /// go to the passive view; during our join, the first one's entries
+    /// are the peers our join walks started at, and the join waits a
+    /// little for them to dial us (`membership`).
     pub(super) fn on_peers(&mut self, from: ConnId, entries: &[PeerEntry], now: Instant) {
         let Some(c) = self.conns.get_mut(from) else {
             return;
         };
         let welcome = c.take_peer_list();
-        if c.state() == State::Retiring
-            && let Some(p) = c.peer()
-            && let Some(kept) = self.peers.by_id(p.id)
-            && let Some(k) = self.conns.get_mut(kept)
-        {
-            k.take_peer_list();
-        }
-        // The first welcome from any established peer ends the wait for the
-        // bootstrap's: with two nodes bootstrapping off each other, or a
-        // bootstrap that is down while someone joins through us, the
-        // bootstrap's own welcome may never come.
         let join_welcome = welcome && self.members.awaiting_welcome();
-        for e in entries.iter().take(self.cfg.max_list_take) {
-            if !self.acceptable(e) || !self.book.learn(e.addr, e.node_id) {
-                continue;
-            }
-            if welcome {
-                if join_welcome {
+        if join_welcome {
+            for e in entries.iter().take(self.cfg.max_list_take) {
+                if self.acceptable(e) {
                     self.members.expect(e.addr);
                 }
-                self.dial(e.addr, now);
-            } else if self
-                .book
-                .get(e.addr)
-                .is_some_and(|k| k.conn().is_none() && k.retry_at().is_none())
-            {
-                // An announced newcomer dials us itself; dial it only if it
-                // has not after a grace period.
-                let at = now + self.cfg.announce_grace;
-                self.book.set_retry(e.addr, at);
-                self.wheel.insert(at, Timer::Dial(e.addr));
             }
+        }
+        self.learn_entries(entries);
+        // During the join, the walks bring peers; after it, a view with
+        // room dials what it learns.
+        if !self.members.joining() {
+            self.fill_view(now);
         }
         if join_welcome {
             self.members.welcomed();
-            let deadline = now + self.cfg.handshake_timeout;
-            self.wheel.insert(deadline, Timer::Join);
+            self.members.progress(now);
+            self.wheel.insert(now + self.cfg.join_settle, Timer::Join);
             self.finish_join(now, membership::Check::Progress);
         }
     }
 
     /// Whether a peer list entry may be dialed at all.
-    fn acceptable(&self, e: &PeerEntry) -> bool {
+    pub(super) fn acceptable(&self, e: &PeerEntry) -> bool {
         // An IPv4-mapped IPv6 address is its IPv4 address.
         let ip = e.addr.ip().to_canonical();
         let bad_ip = ip.is_unspecified()
@@ -75,7 +61,13 @@ impl Node {
             || self.peers.by_id(e.node_id).is_some())
     }
 
+    /// Dials `addr` with the intent its standing gives it.
     pub(super) fn dial(&mut self, addr: SocketAddr, now: Instant) {
+        let intent = self.intent_for(addr);
+        self.dial_as(addr, intent, now);
+    }
+
+    pub(super) fn dial_as(&mut self, addr: SocketAddr, intent: Intent, now: Instant) {
         if self.leaving {
             return;
         }
@@ -85,10 +77,11 @@ impl Node {
         if k.conn().is_some() || k.node_id().is_some_and(|n| self.peers.by_id(n).is_some()) {
             return;
         }
-        if self.conns.len() >= self.cfg.conn_cap() || self.peers.len() >= self.cfg.max_peers {
+        // Only a low-priority request waits for room; the others make it.
+        let full = self.peers.len() >= self.cfg.max_peers;
+        if self.conns.len() >= self.cfg.conn_cap() || (full && intent == Intent::Low) {
             return;
         }
-        let listed = k.listed();
         // One node listed under two addresses (it listens on every
         // interface) is dialed at one at a time. Half the handshake slots
         // stay free for inbound joins: a peer list full of dead ends must
@@ -101,7 +94,7 @@ impl Node {
             self.book.queue_dial(addr);
             return;
         }
-        let id = self.conns.insert(Conn::dial(addr, listed, now));
+        let id = self.conns.insert(Conn::dial(addr, intent, now));
         self.book.dialing(addr, id);
         self.out.dial(id, addr);
         self.arm(id, now);
@@ -109,7 +102,7 @@ impl Node {
     }
 
     /// Outbound connections not yet established.
-    fn dialing_count(&self) -> usize {
+    pub(super) fn dialing_count(&self) -> usize {
         self.conns
             .iter()
             .filter(|(_, c)| c.is_outbound() && c.in_handshake() && c.text_role().is_none())

@@ -66,6 +66,8 @@ pub enum DiagKind {
     /// One delivery to a text host failed, or a text host's message was
     /// taken (verbose).
     TextDelivery,
+    /// Messages of one origin skipped: they did not come in time.
+    Gap,
 }
 
 impl DiagKind {
@@ -76,7 +78,8 @@ impl DiagKind {
             | DiagKind::Refused
             | DiagKind::PeerFault
             | DiagKind::Retry
-            | DiagKind::TextHost => Level::Notice,
+            | DiagKind::TextHost
+            | DiagKind::Gap => Level::Notice,
             DiagKind::Dial | DiagKind::Handshake | DiagKind::TextDelivery => Level::Debug,
         }
     }
@@ -94,6 +97,7 @@ impl DiagKind {
             DiagKind::Handshake => "handshake",
             DiagKind::TextHost => "text_host",
             DiagKind::TextDelivery => "text_delivery",
+            DiagKind::Gap => "gap",
         }
     }
 }

@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 
 use super::conns::ConnId;
-use crate::wire::{self, Hello, NodeId};
+use crate::wire::{self, Hello, NodeId, overlay};
 
 /// Which end opened a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -15,20 +15,53 @@ pub enum Direction {
     Outbound,
 }
 
-/// Our hello. `listed`: we dialed because a peer list named them, so the
-/// mesh knows us both and they need not announce us. `advertised`: the
-/// address we ask to be known by, when it is not our socket's (the hello is
-/// then the v1 layout plus that address; otherwise exactly the v1 layout).
+/// Why a dialer dialed (HyParView), said by its hello's flags. An accepted
+/// connection's own hello says nothing ([`Intent::Forced`], no flag).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Intent {
+    /// A newcomer joins through the receiver ([`overlay::FLAG_JOIN`]): it
+    /// is taken even into a full active view, and its join walks start.
+    Join,
+    /// Taken even into a full active view: the end of a join walk, a node
+    /// with no peer at all, or one healing a partition.
+    Forced,
+    /// A neighbor request: taken only with room ([`overlay::FLAG_LOW`]).
+    Low,
+}
+
+impl Intent {
+    pub fn flags(self) -> u8 {
+        match self {
+            Intent::Join => overlay::FLAG_JOIN,
+            Intent::Forced => 0,
+            Intent::Low => overlay::FLAG_LOW,
+        }
+    }
+
+    pub fn of(flags: u8) -> Self {
+        if flags & overlay::FLAG_JOIN != 0 {
+            Intent::Join
+        } else if flags & overlay::FLAG_LOW != 0 {
+            Intent::Low
+        } else {
+            Intent::Forced
+        }
+    }
+}
+
+/// Our hello. `intent`: why we dialed (an accepted connection's hello says
+/// [`Intent::Forced`]: no flag). `advertised`: the address we ask to be
+/// known by, when it is not our socket's (the hello then carries it).
 pub fn hello(
     node_id: NodeId,
     listen_port: u16,
-    listed: bool,
+    intent: Intent,
     advertised: Option<SocketAddr>,
 ) -> Hello {
     Hello {
         version: wire::VERSION,
         // We take TEXT and TEXT_HOST frames (docs/PROTOCOL.md, "Text hosts").
-        flags: wire::text::FLAG_TEXT | if listed { wire::FLAG_LISTED } else { 0 },
+        flags: wire::text::FLAG_TEXT | intent.flags(),
         node_id,
         listen_port,
         advertised,
@@ -81,12 +114,15 @@ pub struct Arrival {
     /// That address is one of ours.
     pub listen_is_self: bool,
     pub existing: Option<Existing>,
+    /// The active view is full.
     pub at_peer_cap: bool,
 }
 
 /// What to do with a hello.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
+    /// It speaks another protocol version: GOODBYE and close.
+    Version(u8),
     /// We reached ourselves (the same node id).
     SelfConnect,
     /// It claims to listen on our own address.
@@ -101,11 +137,15 @@ pub enum Verdict {
         other: ConnId,
         keep_new: bool,
     },
+    /// A low-priority neighbor request (or a reply) with a full active view.
     Full,
     Accept,
 }
 
 pub fn judge(h: &Hello, a: &Arrival) -> Verdict {
+    if h.version != wire::VERSION {
+        return Verdict::Version(h.version);
+    }
     if h.node_id == a.me {
         return Verdict::SelfConnect;
     }
@@ -128,7 +168,11 @@ pub fn judge(h: &Hello, a: &Arrival) -> Verdict {
             keep_new: dialer(a.dir) <= dialer(e.dir),
         };
     }
-    if a.at_peer_cap {
+    // Our own dial was answered: we asked, so the answer is ours to take
+    // (the promotion makes room if it must). An inbound one is taken when
+    // its intent says so.
+    let low = a.dir == Direction::Inbound && Intent::of(h.flags) == Intent::Low;
+    if a.at_peer_cap && low {
         return Verdict::Full;
     }
     Verdict::Accept
@@ -150,13 +194,13 @@ mod tests {
     }
 
     fn their(id: NodeId, port: u16) -> Hello {
-        hello(id, port, false, None)
+        hello(id, port, Intent::Forced, None)
     }
 
     #[test]
     fn an_advertised_address_names_an_inbound_peer_only_from_its_own_ip() {
         let remote: SocketAddr = "10.77.0.2:40000".parse().unwrap();
-        let adv = |a: &str| hello(5, 7000, false, Some(a.parse().unwrap()));
+        let adv = |a: &str| hello(5, 7000, Intent::Forced, Some(a.parse().unwrap()));
         // A forwarded port on its own IP: believed.
         let h = adv("10.77.0.2:9000");
         let at = listen_addr(Direction::Inbound, remote, &h);
@@ -190,7 +234,7 @@ mod tests {
         // The honest peer 5 is connected at 10.77.0.3:7000; a forger at
         // 10.77.0.9 sends a hello with id 5 advertising 10.77.0.3:7000.
         let honest: SocketAddr = "10.77.0.3:7000".parse().unwrap();
-        let forged = hello(5, 7000, false, Some(honest));
+        let forged = hello(5, 7000, Intent::Forced, Some(honest));
         let remote: SocketAddr = "10.77.0.9:5555".parse().unwrap();
         let listen = listen_addr(Direction::Inbound, remote, &forged);
         let other = ConnId {
@@ -226,8 +270,39 @@ mod tests {
             at_peer_cap: true,
             ..a
         };
-        assert_eq!(judge(&their(5, 7001), &full), Verdict::Full);
+        // A full active view refuses a low-priority request only: a join
+        // and a forced dial make room, and our own dial's answer is ours.
+        let low = Hello {
+            flags: Intent::Low.flags(),
+            ..their(5, 7001)
+        };
+        assert_eq!(judge(&low, &full), Verdict::Full);
+        assert_eq!(judge(&low, &a), Verdict::Accept);
+        let join = Hello {
+            flags: Intent::Join.flags(),
+            ..their(5, 7001)
+        };
+        assert_eq!(judge(&join, &full), Verdict::Accept);
+        assert_eq!(judge(&their(5, 7001), &full), Verdict::Accept);
+        let ours = Arrival {
+            dir: Direction::Outbound,
+            ..full
+        };
+        assert_eq!(judge(&low, &ours), Verdict::Accept);
         assert_eq!(judge(&their(5, 7001), &a), Verdict::Accept);
+    }
+
+    #[test]
+    fn another_version_is_refused_first_and_intents_round_trip() {
+        let a = arrival(Direction::Inbound);
+        let v1 = Hello {
+            version: 1,
+            ..their(5, 7001)
+        };
+        assert_eq!(judge(&v1, &a), Verdict::Version(1));
+        for i in [Intent::Join, Intent::Forced, Intent::Low] {
+            assert_eq!(Intent::of(i.flags() | wire::text::FLAG_TEXT), i);
+        }
     }
 
     #[test]

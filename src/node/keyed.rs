@@ -26,7 +26,7 @@ use super::Node;
 use super::conn::{Conn, State};
 use super::conns::ConnId;
 use super::event::DiagKind;
-use super::handshake::Direction;
+use super::handshake::{Direction, Intent};
 use super::inbound::Inbound;
 use super::outbox::Cargo;
 use super::reason::Reason;
@@ -170,7 +170,7 @@ impl Node {
         if self.conns.len() >= self.cfg.conn_cap() {
             return;
         }
-        let id = self.conns.insert(Conn::dial(addr, true, now));
+        let id = self.conns.insert(Conn::dial(addr, Intent::Forced, now));
         self.out.dial(id, addr);
         self.arm(id, now);
         self.diag(
@@ -342,7 +342,10 @@ impl Node {
                 k.wire = Wire::Session(session);
             }
         }
-        self.send_hello(id, now);
+        // An accepted connection's hello waits for the verdict on theirs.
+        if self.conns.get(id).is_some_and(|c| c.is_outbound()) {
+            self.send_hello(id, now);
+        }
         if leftover.is_empty() {
             return self.conns.contains(id);
         }

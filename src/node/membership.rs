@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 /// Why the join is being checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,6 +34,8 @@ struct Join {
     /// The fallback deadline is set: the join ends `handshake_timeout`
     /// after the first peer is established, welcome or not.
     deadline_set: bool,
+    /// The last new peer or welcome: the join settles `join_settle` after.
+    last: Option<Instant>,
 }
 
 #[derive(Debug, Default)]
@@ -47,6 +50,7 @@ impl Membership {
             awaiting: HashSet::new(),
             welcomed: false,
             deadline_set: false,
+            last: None,
         });
     }
 
@@ -95,6 +99,20 @@ impl Membership {
     /// the join was waiting for it.
     pub fn gave_up(&mut self, addr: SocketAddr) -> bool {
         self.join.as_mut().is_some_and(|j| j.awaiting.remove(&addr))
+    }
+
+    /// Something happened at `now`: the settle deadline counts from here.
+    pub fn progress(&mut self, now: Instant) {
+        if let Some(j) = &mut self.join {
+            j.last = Some(now);
+        }
+    }
+
+    /// Whether `settle` has passed since the last progress.
+    pub fn quiet(&self, now: Instant, settle: Duration) -> bool {
+        self.join
+            .as_ref()
+            .is_some_and(|j| j.last.is_none_or(|t| now >= t + settle))
     }
 
     /// Ends the join if it is done; true when it just ended.

@@ -30,6 +30,7 @@ pub mod departure;
 mod dialing;
 pub mod drive;
 pub mod event;
+mod gossip;
 pub mod handshake;
 pub mod heal;
 pub mod inbound;
@@ -39,15 +40,19 @@ pub mod lines;
 pub mod liveness;
 pub mod membership;
 mod naming;
+pub mod order;
 pub mod outbox;
 pub mod output;
+mod passive;
 mod peering;
 pub mod peers;
+pub mod plumtree;
 pub mod reason;
 mod routes;
 mod texting;
 pub mod texts;
 mod view;
+mod views;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -85,13 +90,27 @@ enum Timer {
     Leave,
     /// A text host may be idle too long.
     TextHosts,
+    /// Shuffle the passive view; fill an active view with room.
+    Shuffle,
+    /// The broadcast tree's or the order's next deadline.
+    Tree,
 }
 
 /// Counters a driver or test can read.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
+    /// Copies of our own messages queued to peers.
     pub messages_sent: u64,
+    /// Messages printed (each once, whoever wrote it).
     pub messages_received: u64,
+    /// GOSSIP frames received, duplicates included (the simulator's RMR).
+    pub payload_frames: u64,
+    /// GOSSIP frames of a message already seen.
+    pub duplicates: u64,
+    /// Copies of other nodes' messages queued to peers.
+    pub relayed: u64,
+    /// Messages given up on in a gap of their origin's sequence.
+    pub messages_skipped: u64,
     /// Message copies not sent to a peer because its queue was full.
     pub messages_dropped: u64,
     pub peers_refused: u64,
@@ -135,6 +154,16 @@ pub struct Node {
     text_host_noted: bool,
     /// Text hosts, their messages and our deliveries to them.
     texts: texts::Texts,
+    /// The broadcast tree over the active view.
+    tree: plumtree::Plumtree<SocketAddr>,
+    /// What was seen and printed of each origin, in order.
+    order: order::Sequencer,
+    /// Our own last message's sequence number.
+    seq: u32,
+    /// Scratch list of the tree's actions.
+    acts: Vec<plumtree::Action<SocketAddr>>,
+    /// When the `Tree` timer is set for.
+    tree_due: Option<Instant>,
 }
 
 impl Node {
@@ -165,7 +194,7 @@ impl Node {
             book: AddrBook::new(cfg.name(), cfg.max_known, backoff),
             outbox: Outbox::new(cfg.max_unsent, cfg.max_unsent_total),
             members: Membership::default(),
-            wheel: Wheel::new(now),
+            wheel: Wheel::new(now, cfg.wheel_slots),
             expired: Vec::new(),
             out: Outputs::default(),
             lines: LineSplitter::new(cfg.max_line),
@@ -181,6 +210,14 @@ impl Node {
             plain: Vec::new(),
             text_host_noted: false,
             texts,
+            tree: plumtree::Plumtree::new(plumtree::PlumtreeConfig::default()),
+            order: order::Sequencer::new(order::OrderConfig {
+                gap_wait: cfg.gap_wait,
+                ..order::OrderConfig::default()
+            }),
+            seq: 0,
+            acts: Vec::new(),
+            tree_due: None,
             cfg,
         }
     }
@@ -271,6 +308,8 @@ impl Node {
         if let Some(t) = self.period.start(now) {
             self.wheel.insert(t, Timer::Period);
         }
+        self.wheel
+            .insert(now + self.cfg.shuffle_interval, Timer::Shuffle);
         let boots = self.cfg.bootstrap.clone();
         let joining =
             boots.iter().any(|&a| !self.book.is_self(a)) || self.cfg.unresolved_bootstraps > 0;
@@ -436,10 +475,16 @@ impl Node {
                 Timer::Period => self.on_period(now),
                 Timer::Conn(id) => self.on_conn_timer(id, now),
                 Timer::Dial(addr) => self.on_dial_timer(addr, now),
-                Timer::Join => self.finish_join(now, membership::Check::Deadline),
+                Timer::Join => {
+                    if self.members.quiet(now, self.cfg.join_settle) {
+                        self.finish_join(now, membership::Check::Deadline);
+                    }
+                }
                 Timer::JoinLimit => self.join_limit(now),
                 Timer::Leave => self.leave_timeout(now),
                 Timer::TextHosts => self.on_text_expiry(now),
+                Timer::Shuffle => self.on_shuffle_timer(now),
+                Timer::Tree => self.on_tree_timer(now),
             }
         }
         self.expired = due;

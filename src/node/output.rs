@@ -44,14 +44,23 @@ enum Stored {
     Listening(SocketAddr),
     Joined(Span),
     Connected(SocketAddr),
-    Sending { text: Span, to: Span },
+    Sending {
+        text: Span,
+        to: Span,
+    },
     Received {
         text: Span,
         from: SocketAddr,
         hops: u8,
     },
-    Disconnected { peer: SocketAddr, reason: Reason },
-    Diag { kind: DiagKind, text: Span },
+    Disconnected {
+        peer: SocketAddr,
+        reason: Reason,
+    },
+    Diag {
+        kind: DiagKind,
+        text: Span,
+    },
 }
 
 #[derive(Debug)]

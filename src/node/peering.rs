@@ -8,9 +8,8 @@ use std::time::{Duration, Instant};
 use super::conn::{PeerInfo, State};
 use super::conns::ConnId;
 use super::event::DiagKind;
-use super::handshake::{self, Arrival, Direction, Existing, Verdict};
+use super::handshake::{self, Arrival, Direction, Existing, Intent, Verdict};
 use super::membership::{self, Step};
-use super::outbox::Cargo;
 use super::reason::Reason;
 use super::{Node, Refusal, Timer};
 use crate::wire::{self, Frame, GoodbyeReason, Hello, PeerEntry};
@@ -31,13 +30,17 @@ impl Node {
         let Some(c) = self.conns.get_mut(id) else {
             return;
         };
-        let listed = c.is_outbound() && c.listed();
+        // An accepted connection's hello answers theirs: it says no intent.
+        let intent = match c.is_outbound() {
+            true => c.intent(),
+            false => Intent::Forced,
+        };
         // An accepted connection's deadline counts from its accept.
         if c.is_outbound() {
             c.hello_sent(now);
         }
         let advertised = self.cfg.hello_advertised();
-        let hello = handshake::hello(self.id, self.cfg.listen.port(), listed, advertised);
+        let hello = handshake::hello(self.id, self.cfg.listen.port(), intent, advertised);
         self.send_frame(id, &Frame::Hello(hello), now);
     }
 
@@ -46,8 +49,8 @@ impl Node {
             return false;
         };
         let (dir, remote) = (c.dir(), c.remote());
-        if dir == Direction::Inbound && h.flags & wire::FLAG_LISTED != 0 {
-            c.mark_listed();
+        if dir == Direction::Inbound {
+            c.set_intent(Intent::of(h.flags));
         }
         if h.flags & wire::text::FLAG_TEXT != 0 {
             c.mark_text_frames();
@@ -81,7 +84,26 @@ impl Node {
             listen,
         };
         let outbound = dir == Direction::Outbound;
-        match handshake::judge(&h, &arrival) {
+        let verdict = handshake::judge(&h, &arrival);
+        // An accepted connection's hello answers the verdict: none for a
+        // refusal (the dialer gets GOODBYE alone, before it counts us as a
+        // peer), ours for anything else, so a dialer that reached itself
+        // or an older version can tell.
+        if !outbound && verdict != Verdict::Full {
+            self.send_hello(id, now);
+        }
+        match verdict {
+            Verdict::Version(v) => {
+                let ours = wire::VERSION;
+                self.diag(
+                    now,
+                    DiagKind::PeerFault,
+                    format_args!("closed connection with {remote}: it speaks protocol version {v}; this node speaks version {ours}"),
+                );
+                self.send_frame(id, &Frame::Goodbye(GoodbyeReason::Version), now);
+                self.close(id, now, Reason::Version(v));
+                false
+            }
             Verdict::SelfConnect => {
                 self.diag(
                     now,
@@ -141,6 +163,7 @@ impl Node {
                 true
             }
             Verdict::Full => {
+                self.send_frame(id, &Frame::Goodbye(GoodbyeReason::Full), now);
                 self.close(id, now, Reason::Full);
                 false
             }
@@ -159,15 +182,21 @@ impl Node {
         }
     }
 
-    /// Makes `id` the established connection to `peer`.
+    /// Makes `id` the established connection to `peer`: it joins the
+    /// active view (a full one makes room), an accepted peer is welcomed
+    /// with our active view, and a newcomer's join walks start.
     fn promote(&mut self, id: ConnId, peer: PeerInfo, now: Instant, kind: Promotion) {
         let Some(c) = self.conns.get_mut(id) else {
             return;
         };
         let outbound_done = c.is_outbound() && c.state() == State::Handshaking;
-        let listed = c.listed();
+        let (inbound, intent) = (!c.is_outbound(), c.intent());
         c.promote(peer, now);
+        if kind == Promotion::New && self.peers.len() >= self.cfg.max_peers {
+            self.make_room(id, now);
+        }
         self.peers.insert(peer.id, peer.listen, id);
+        self.gossip_up(peer.listen);
         self.book.connected(peer.listen, peer.id, id);
         self.arm(id, now);
         if outbound_done {
@@ -176,48 +205,42 @@ impl Node {
         if kind == Promotion::Replace {
             return;
         }
-        // Welcome the peer with everyone else we know, and tell everyone
-        // else about it.
-        let others: Vec<PeerEntry> = self
-            .peers
-            .conns()
-            .iter()
-            .zip(self.peers.addrs())
-            .filter(|&(&o, _)| o != id)
-            .filter_map(|(&o, &addr)| {
-                Some(PeerEntry {
-                    node_id: self.conns.get(o)?.peer()?.id,
-                    addr,
-                })
-            })
-            .collect();
-        self.send_frame(id, &Frame::Peers(others), now);
-        self.text_peer_joined(id, peer.listen, now);
-        // A peer reached through a peer list is known to the mesh already;
-        // announcing it again would cost every member a frame per join.
-        if !listed {
-            let me = [PeerEntry {
-                node_id: peer.id,
-                addr: peer.listen,
-            }];
-            let bytes = self.out.encode(|tx| wire::encode_peers(tx, &me));
-            let targets: Vec<ConnId> = self
+        {
+            // Our active view, for its passive view: from an acceptor, the
+            // welcome (for a newcomer, the peers its join walks start at);
+            // both ways, so a small network whose joins raced still ends
+            // a full mesh (a node with room dials what it learns).
+            let others: Vec<PeerEntry> = self
                 .peers
                 .conns()
                 .iter()
-                .copied()
-                .filter(|&o| o != id)
+                .zip(self.peers.addrs())
+                .filter(|&(&o, _)| o != id)
+                .filter_map(|(&o, &addr)| {
+                    Some(PeerEntry {
+                        node_id: self.conns.get(o)?.peer()?.id,
+                        addr,
+                    })
+                })
                 .collect();
-            for o in targets {
-                self.enqueue(o, bytes.clone(), Cargo::Message, now);
+            self.send_frame(id, &Frame::Peers(others), now);
+            if inbound && intent == Intent::Join {
+                self.start_walks(id, peer, now);
             }
         }
+        self.text_peer_joined(id, peer.listen, now);
         if self.members.joining() {
+            self.members.progress(now);
             if self.members.established(peer.listen) == Step::ArmDeadline {
                 let at = now + self.cfg.handshake_timeout;
                 self.wheel.insert(at, Timer::Join);
             }
-            self.finish_join(now, membership::Check::Progress);
+            self.wheel.insert(now + self.cfg.join_settle, Timer::Join);
+            let check = match self.peers.len() >= self.cfg.max_peers {
+                true => membership::Check::Deadline,
+                false => membership::Check::Progress,
+            };
+            self.finish_join(now, check);
         } else {
             let at = self.elapsed(now);
             self.out.connected(at, peer.listen);
@@ -241,7 +264,9 @@ impl Node {
         let Some(p) = self.conns.get(id).and_then(|c| c.peer()) else {
             return;
         };
-        self.peers.remove(p.id, id);
+        if self.peers.remove(p.id, id) {
+            self.gossip_down(p.listen);
+        }
         self.book.detach(p.listen, id);
     }
 
@@ -249,6 +274,7 @@ impl Node {
         if self.members.finish(check, !self.peers.is_empty()) {
             let at = self.elapsed(now);
             self.out.joined(at, self.peers.addrs());
+            self.fill_view(now);
             self.maybe_depart(now);
         }
     }

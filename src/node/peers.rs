@@ -43,6 +43,12 @@ impl PeerSet {
         Some(self.addrs[i])
     }
 
+    /// The connection of the peer listening at `addr`.
+    pub fn conn_of(&self, addr: SocketAddr) -> Option<ConnId> {
+        let i = self.addrs.binary_search(&addr).ok()?;
+        Some(self.conns[i])
+    }
+
     pub fn insert(&mut self, id: NodeId, addr: SocketAddr, conn: ConnId) {
         self.by_id.insert(id, conn);
         let pos = self.addrs.partition_point(|&a| a < addr);

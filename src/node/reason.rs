@@ -110,6 +110,12 @@ pub enum Reason {
     /// A peer we dialed answered our hello with `Message received`: it is
     /// a text host, never dialed as a rumor peer again.
     TextHost,
+    /// It speaks this other protocol version (0: it said so by GOODBYE).
+    Version(u8),
+    /// Its active view took another peer in our place (GOODBYE
+    /// "replaced"), or ours took another in its place: it stays in the
+    /// passive view.
+    Replaced,
 }
 
 /// What losing a connection means for its address.
@@ -161,6 +167,9 @@ impl Reason {
             Reason::NoEntropy => "no random bytes for the handshake".into(),
             Reason::TextDone => "text message over".into(),
             Reason::TextHost => "it is a text host".into(),
+            Reason::Version(0) => "it speaks another protocol version".into(),
+            Reason::Version(v) => format!("it speaks protocol version {v}"),
+            Reason::Replaced => "replaced by another peer in the active view".into(),
         }
     }
 
@@ -172,7 +181,6 @@ impl Reason {
             Reason::Protocol(_)
                 | Reason::Unexpected { .. }
                 | Reason::NoPort
-                | Reason::Full
                 | Reason::IdElsewhere(_)
                 | Reason::Key(_)
                 | Reason::Record(_)
@@ -202,11 +210,13 @@ impl Reason {
             | Reason::SelfConnect
             | Reason::NoPort
             | Reason::TextHost
+            | Reason::Version(_)
             | Reason::TextOff => Aftermath::Forget,
             Reason::Duplicate
             | Reason::Shutdown
             | Reason::Evicted
             | Reason::Full
+            | Reason::Replaced
             | Reason::IdElsewhere(_)
             | Reason::TextDone => Aftermath::Keep,
             _ if was_peer || outbound => Aftermath::Redial,

@@ -17,6 +17,7 @@ use super::membership;
 use super::outbox::{Admit, Cargo};
 use super::reason::{Aftermath, Phase, Reason};
 use super::{Node, Timer};
+use crate::wire::overlay::Overlay;
 use crate::wire::text::TextFrame;
 use crate::wire::{self, Frame, GoodbyeReason};
 
@@ -48,13 +49,38 @@ impl Node {
                 self.on_text_frame(t, now);
                 true
             }
+            (State::Active | State::Retiring, Frame::Overlay(o)) => self.on_overlay(conn, o, now),
             (State::Active | State::Retiring, Frame::Goodbye(reason)) => {
                 let why = match reason {
                     GoodbyeReason::Duplicate if state == State::Active => Reason::Disowned,
                     GoodbyeReason::Duplicate => Reason::Duplicate,
+                    GoodbyeReason::Replaced | GoodbyeReason::Full => Reason::Replaced,
+                    GoodbyeReason::Version => Reason::Version(0),
                     GoodbyeReason::Shutdown | GoodbyeReason::Other(_) => Reason::Left,
                 };
+                if why == Reason::Replaced
+                    && let Some(p) = self.conns.get(conn).and_then(|c| c.peer())
+                {
+                    self.book.demote(p.listen);
+                }
                 self.close(conn, now, why);
+                false
+            }
+            // Our dial refused before its hello: a full active view, or
+            // another protocol version.
+            (State::Handshaking, Frame::Goodbye(GoodbyeReason::Full)) => {
+                let retry = now + self.cfg.shuffle_interval;
+                self.book.set_retry(from, retry);
+                self.close(conn, now, Reason::Full);
+                false
+            }
+            (State::Handshaking, Frame::Goodbye(GoodbyeReason::Version)) => {
+                self.diag(
+                    now,
+                    DiagKind::PeerFault,
+                    format_args!("closed connection with {from}: it speaks another protocol version (this node speaks version {})", wire::VERSION),
+                );
+                self.close(conn, now, Reason::Version(0));
                 false
             }
             (state, frame) => {
@@ -67,6 +93,19 @@ impl Node {
                 false
             }
         }
+    }
+
+    /// A version-2 overlay frame from an established peer.
+    fn on_overlay(&mut self, conn: ConnId, o: Overlay<'_>, now: Instant) -> bool {
+        match o {
+            Overlay::ForwardJoin { ttl, node_id, addr } => {
+                self.on_forward_join(conn, ttl, node_id, addr, now)
+            }
+            Overlay::Shuffle(entries) => self.on_shuffle(conn, &entries, now),
+            Overlay::ShuffleReply(entries) => self.learn_entries(&entries),
+            other => return self.on_tree(conn, other, now),
+        }
+        true
     }
 
     /// Closes `id` from our side: bookkeeping plus a `Close` output.
@@ -140,6 +179,11 @@ impl Node {
             if self.members.gave_up(addr) {
                 self.finish_join(now, membership::Check::Progress);
             }
+        }
+        // The active view lost a peer, or a dial to fill it ended: fill it
+        // from the passive view.
+        if (was_peer || outbound) && why != Reason::Shutdown && !self.leaving {
+            self.fill_view(now);
         }
         if was_peer && self.peers.is_empty() && !self.leaving {
             // Lost every peer: go back to the bootstrap addresses.
@@ -273,27 +317,12 @@ impl Node {
         !self.peers.is_empty() || !self.texts.hosts.is_empty()
     }
 
-    /// Sends `payload` to every established peer with room for it, and
-    /// tells exactly the peers it went to.
+    /// Sends `payload` to every peer of the active view with room for it
+    /// (and to text hosts), and tells exactly whom it went to.
     fn broadcast(&mut self, payload: &[u8], now: Instant, cargo: Cargo) {
-        let id = self.rng.u64(..);
-        let bytes = self
-            .out
-            .encode(|tx| wire::encode_message(tx, id, 0, payload));
         let mut to = std::mem::take(&mut self.targets);
         to.clear();
-        for i in 0..self.peers.len() {
-            let (c, addr) = (self.peers.conns()[i], self.peers.addrs()[i]);
-            if self.enqueue(c, bytes.clone(), cargo, now) {
-                self.stats.messages_sent += 1;
-                to.push(addr);
-            } else {
-                self.stats.messages_dropped += 1;
-                if cargo == Cargo::StdinLine {
-                    self.stats.lines_dropped += 1;
-                }
-            }
-        }
+        self.gossip_own(payload, cargo, &mut to, now);
         // Text hosts are listed with the peers, by address.
         if !self.texts.hosts.is_empty() {
             self.text_broadcast(payload, &mut to, now);
@@ -347,5 +376,18 @@ fn frame_name(f: &Frame<'_>) -> &'static str {
         Frame::Goodbye(_) => "goodbye",
         Frame::Text(TextFrame::Text { .. }) => "text",
         Frame::Text(TextFrame::TextHost { .. }) => "text host",
+        Frame::Overlay(o) => overlay_name(o),
+    }
+}
+
+fn overlay_name(o: &Overlay<'_>) -> &'static str {
+    match o {
+        Overlay::Gossip { .. } => "gossip",
+        Overlay::IHave(_) => "ihave",
+        Overlay::Graft(_) => "graft",
+        Overlay::Prune => "prune",
+        Overlay::ForwardJoin { .. } => "forward join",
+        Overlay::Shuffle(_) => "shuffle",
+        Overlay::ShuffleReply(_) => "shuffle reply",
     }
 }

@@ -18,7 +18,7 @@ fn samples() -> Vec<Frame<'static>> {
         }),
         Frame::Hello(Hello {
             version: VERSION,
-            flags: FLAG_LISTED | FLAG_ADVERTISED,
+            flags: overlay::FLAG_JOIN | FLAG_ADVERTISED,
             node_id: 3,
             listen_port: 8080,
             advertised: Some("198.51.100.7:9000".parse().unwrap()),

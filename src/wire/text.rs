@@ -188,16 +188,17 @@ mod tests {
                 format!("unknown frame type {ty}")
             );
         }
-        assert_eq!(decode(&[0, 0, 0, 1, 8]), Err(DecodeError::UnknownType(8)));
+        assert_eq!(decode(&[0, 0, 0, 1, 15]), Err(DecodeError::UnknownType(15)));
     }
 
     #[test]
     fn the_flag_is_its_own_bit_and_a_v1_hello_carries_it_unharmed() {
-        use super::super::{FLAG_LISTED, Frame, Hello, VERSION};
-        assert_eq!(FLAG_TEXT & FLAG_LISTED, 0);
+        use super::super::overlay::{FLAG_JOIN, FLAG_LOW};
+        use super::super::{Frame, Hello, VERSION};
+        assert_eq!(FLAG_TEXT & (FLAG_JOIN | FLAG_LOW), 0);
         let h = Frame::Hello(Hello {
             version: VERSION,
-            flags: FLAG_TEXT | FLAG_LISTED,
+            flags: FLAG_TEXT | FLAG_JOIN,
             node_id: 1,
             listen_port: 2,
             advertised: None,

@@ -1,0 +1,258 @@
+//! The broadcast's wiring: our own messages get the next sequence number
+//! and go to the whole active view; GOSSIP, IHAVE, GRAFT and PRUNE from
+//! peers go through the tree ([`super::plumtree`]) and, when fresh, the
+//! per-origin order ([`super::order`]), which prints each message once, in
+//! its origin's order. One wheel timer serves both tables' deadlines.
+//!
+//! A relayed payload that does not fit a peer's queue is not sent to that
+//! peer (counted in `messages_dropped`); the peer can still get it by
+//! GRAFT from a neighbor whose IHAVE names it.
+
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::time::Instant;
+
+use super::conns::ConnId;
+use super::event::DiagKind;
+use super::order::{Ordered, Skip};
+use super::outbox::Cargo;
+use super::plumtree::Action;
+use super::{Node, Timer};
+use crate::wire::overlay::{self, MsgId, Overlay};
+use crate::wire::{Frame, MAX_PAYLOAD};
+
+impl Node {
+    /// A peer joined the active view: a tree link until a duplicate prunes
+    /// it.
+    pub(super) fn gossip_up(&mut self, peer: SocketAddr) {
+        self.tree.neighbor_up(peer);
+    }
+
+    pub(super) fn gossip_down(&mut self, peer: SocketAddr) {
+        self.tree.neighbor_down(peer);
+    }
+
+    /// Sends our own `payload` to every peer of the active view with room
+    /// for it; returns the peers it went to, into `to`.
+    pub(super) fn gossip_own(
+        &mut self,
+        payload: &[u8],
+        cargo: Cargo,
+        to: &mut Vec<SocketAddr>,
+        now: Instant,
+    ) {
+        let payload = &payload[..payload.len().min(MAX_PAYLOAD)];
+        self.seq = self.seq.wrapping_add(1);
+        let id = MsgId {
+            origin: self.id,
+            seq: self.seq,
+        };
+        let name = self.cfg.name();
+        let mut acts = std::mem::take(&mut self.acts);
+        self.tree.broadcast(id, name, payload, now, &mut acts);
+        let bytes = self
+            .out
+            .encode(|tx| overlay::encode_gossip(tx, id, 0, name, payload));
+        for a in acts.drain(..) {
+            let Action::Push { to: peer, .. } = a else {
+                continue;
+            };
+            let Some(c) = self.peers.conn_of(peer) else {
+                continue;
+            };
+            if self.enqueue(c, bytes.clone(), cargo, now) {
+                self.stats.messages_sent += 1;
+                to.push(peer);
+            } else {
+                self.stats.messages_dropped += 1;
+                if cargo == Cargo::StdinLine {
+                    self.stats.lines_dropped += 1;
+                }
+            }
+        }
+        self.acts = acts;
+        to.sort_unstable();
+        self.arm_tree(now);
+    }
+
+    /// GOSSIP, IHAVE, GRAFT or PRUNE from the peer on `conn`.
+    pub(super) fn on_tree(&mut self, conn: ConnId, o: Overlay<'_>, now: Instant) -> bool {
+        let Some(from) = self.peers.addr_of(conn) else {
+            return true;
+        };
+        let mut acts = std::mem::take(&mut self.acts);
+        match o {
+            Overlay::Gossip {
+                id,
+                hops,
+                origin,
+                payload,
+            } => {
+                self.stats.payload_frames += 1;
+                let fresh = id.origin != self.id && !self.order.is_seen(id);
+                if fresh {
+                    let at = self.elapsed(now);
+                    let mut skips = Vec::new();
+                    let (out, stats) = (&mut self.out, &mut self.stats);
+                    self.order.accept(id, origin, hops, payload, now, &mut |o| {
+                        emit(o, at, out, stats, &mut skips)
+                    });
+                    self.note_skips(skips, now);
+                } else {
+                    self.stats.duplicates += 1;
+                }
+                self.tree
+                    .on_gossip(from, id, origin, hops, payload, fresh, now, &mut acts);
+            }
+            Overlay::IHave(a) => {
+                let entries: Vec<(MsgId, u8)> = a.iter().collect();
+                let (order, me) = (&self.order, self.id);
+                self.tree.on_ihave(
+                    from,
+                    &entries,
+                    |id| id.origin == me || order.is_seen(id),
+                    now,
+                );
+            }
+            Overlay::Graft(id) => self.tree.on_graft(from, id, now, &mut acts),
+            Overlay::Prune => self.tree.on_prune(from),
+            // The overlay's own frames are `views.rs`'s.
+            Overlay::ForwardJoin { .. } | Overlay::Shuffle(_) | Overlay::ShuffleReply(_) => {}
+        }
+        self.run_tree(&mut acts, now);
+        self.acts = acts;
+        self.arm_tree(now);
+        self.conns.contains(conn)
+    }
+
+    /// The tree's and the order's deadlines.
+    pub(super) fn on_tree_timer(&mut self, now: Instant) {
+        if self.tree_due.is_some_and(|t| t > now) {
+            return;
+        }
+        self.tree_due = None;
+        let mut acts = std::mem::take(&mut self.acts);
+        let (order, me) = (&self.order, self.id);
+        self.tree
+            .handle_timeout(now, |id| id.origin == me || order.is_seen(id), &mut acts);
+        self.run_tree(&mut acts, now);
+        self.acts = acts;
+        let at = self.elapsed(now);
+        let mut skips = Vec::new();
+        let (out, stats) = (&mut self.out, &mut self.stats);
+        self.order
+            .handle_timeout(now, &mut |o| emit(o, at, out, stats, &mut skips));
+        self.note_skips(skips, now);
+        self.arm_tree(now);
+    }
+
+    /// Gaps given up on: a line each on stderr.
+    fn note_skips(&mut self, skips: Vec<Skip>, now: Instant) {
+        for s in skips {
+            self.stats.messages_skipped += u64::from(s.last.wrapping_sub(s.first)) + 1;
+            let range = match s.first == s.last {
+                true => format!("message {}", s.first),
+                false => format!("messages {} to {}", s.first, s.last),
+            };
+            let wait = super::event::Secs(self.cfg.gap_wait);
+            self.diag(
+                now,
+                DiagKind::Gap,
+                format_args!(
+                    "{range} from \"{}\" did not arrive in {wait}; skipped",
+                    s.origin_addr
+                ),
+            );
+        }
+    }
+
+    /// Sends what the tree asked for. Pushes of one message share one
+    /// encoded frame.
+    fn run_tree(&mut self, acts: &mut Vec<Action<SocketAddr>>, now: Instant) {
+        let mut last: Option<(MsgId, u8, Range<usize>)> = None;
+        for a in acts.drain(..) {
+            match a {
+                Action::Push {
+                    to,
+                    id,
+                    origin_addr,
+                    hops,
+                    payload,
+                } => {
+                    let Some(c) = self.peers.conn_of(to) else {
+                        continue;
+                    };
+                    let bytes = match &last {
+                        Some((i, h, r)) if *i == id && *h == hops => r.clone(),
+                        _ => {
+                            let r = self.out.encode(|tx| {
+                                overlay::encode_gossip(tx, id, hops, origin_addr, &payload)
+                            });
+                            last = Some((id, hops, r.clone()));
+                            r
+                        }
+                    };
+                    if self.enqueue(c, bytes, Cargo::Message, now) {
+                        self.stats.relayed += 1;
+                    } else {
+                        self.stats.messages_dropped += 1;
+                    }
+                }
+                Action::IHave { to, entries } => {
+                    if let Some(c) = self.peers.conn_of(to) {
+                        let bytes = self
+                            .out
+                            .encode(|tx| overlay::encode_ihave(tx, entries.iter().copied()));
+                        self.enqueue(c, bytes, Cargo::Control, now);
+                    }
+                }
+                Action::Graft { to, id } => {
+                    if let Some(c) = self.peers.conn_of(to) {
+                        self.send_frame(c, &Frame::Overlay(Overlay::Graft(id)), now);
+                    }
+                }
+                Action::Prune { to } => {
+                    if let Some(c) = self.peers.conn_of(to) {
+                        self.send_frame(c, &Frame::Overlay(Overlay::Prune), now);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sets the wheel timer for the earlier of the two tables' deadlines,
+    /// unless one at or before it is set already.
+    fn arm_tree(&mut self, now: Instant) {
+        let next = match (self.tree.poll_timeout(), self.order.poll_timeout()) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => match a.or(b) {
+                Some(t) => t,
+                None => return,
+            },
+        };
+        let next = next.max(now);
+        if self.tree_due.is_some_and(|t| t <= next) {
+            return;
+        }
+        self.tree_due = Some(next);
+        self.wheel.insert(next, Timer::Tree);
+    }
+}
+
+/// One output of the order: a message printed, or a gap noted for
+/// [`Node::note_skips`].
+fn emit(
+    o: Ordered<'_>,
+    at: std::time::Duration,
+    out: &mut super::output::Outputs,
+    stats: &mut super::Stats,
+    skips: &mut Vec<Skip>,
+) {
+    match o {
+        Ordered::Deliver(d) => {
+            stats.messages_received += 1;
+            out.received(at, d.payload, d.origin_addr, d.hops);
+        }
+        Ordered::Skip(s) => skips.push(s),
+    }
+}

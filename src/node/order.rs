@@ -1,0 +1,370 @@
+//! Per-origin ordering, and the seen table (one and the same).
+//!
+//! Every message carries its origin's id and the origin's sequence number
+//! ([`MsgId`]). Per origin the [`Sequencer`] keeps the next sequence number
+//! it expects and the later messages it holds; a message is *seen* when its
+//! seq is below that next one (delivered, skipped, or from before the
+//! origin was first heard of) or is held. That is the whole seen table:
+//! nothing else remembers ids.
+//!
+//! Rules:
+//! - **The first message heard from an origin starts it**: it is delivered,
+//!   and every earlier seq of that origin counts as seen and is dropped. So
+//!   a node never prints a message sent before it joined (nor one that
+//!   took longer to reach it than a later one of the same origin did).
+//! - A message with the next seq is delivered at once, with the held ones
+//!   that follow it. A later one is held; the gap before it is waited for
+//!   `gap_wait` (from the arrival of the first message after the gap),
+//!   then its seqs are skipped: reported as a [`Skip`] and what follows is
+//!   delivered. A skipped seq that turns up later is seen, never printed.
+//! - Over `max_held_per_origin` held messages for one origin, or
+//!   `max_held_bytes` of held payload in all, a gap is skipped at once
+//!   (that origin's first one; for the byte cap, the oldest gap of all).
+//! - An origin not heard from for `origin_idle` is forgotten, and at
+//!   `max_origins` the origin heard from longest ago is forgotten to make
+//!   room (its held messages are delivered first, its gaps reported as
+//!   skipped). Forgetting costs only this: its next message starts it
+//!   anew, so a replayed old message of it (a peer resending an id long
+//!   done) would be printed again. Forgetting is what keeps the table
+//!   bounded; nothing a peer sends can hold an origin past `origin_idle`
+//!   without sending.
+//! - Sequence numbers do not wrap: after seq `u32::MAX` every further
+//!   message of that origin is seen (it needs a new id). Nothing panics.
+//!
+//! Sans-IO: every call takes `now`; deliveries and skips are handed to the
+//! caller's `emit` in order; [`Sequencer::poll_timeout`] says when
+//! [`Sequencer::handle_timeout`] is due. Empty, it holds no memory.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::mem::size_of;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::plumtree::MsgId;
+
+/// The sequencer's limits (see the module docs).
+#[derive(Clone, Copy, Debug)]
+pub struct OrderConfig {
+    /// How long a gap is waited for before its seqs are skipped.
+    pub gap_wait: Duration,
+    /// Origins remembered; at the cap the one heard from longest ago goes.
+    pub max_origins: usize,
+    /// An origin not heard from this long is forgotten.
+    pub origin_idle: Duration,
+    /// Messages held for one origin; over it a gap is skipped at once.
+    pub max_held_per_origin: usize,
+    /// Payload bytes held for all origins; over it the oldest gap is
+    /// skipped at once.
+    pub max_held_bytes: usize,
+}
+
+impl Default for OrderConfig {
+    fn default() -> Self {
+        OrderConfig {
+            gap_wait: Duration::from_secs(2),
+            max_origins: 4096,
+            origin_idle: Duration::from_secs(600),
+            max_held_per_origin: 256,
+            max_held_bytes: 4 << 20,
+        }
+    }
+}
+
+/// A message to print, in its origin's order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Delivery<'a> {
+    pub id: MsgId,
+    pub origin_addr: SocketAddr,
+    pub hops: u8,
+    pub payload: &'a [u8],
+}
+
+/// Seqs `first..=last` of an origin given up on (the node says so on
+/// stderr). `origin_addr` is the one the message after the gap carried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Skip {
+    pub origin: u64,
+    pub origin_addr: SocketAddr,
+    pub first: u32,
+    pub last: u32,
+}
+
+/// What the sequencer hands out, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ordered<'a> {
+    Deliver(Delivery<'a>),
+    Skip(Skip),
+}
+
+/// What happened so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Messages refused as already seen.
+    pub duplicates: u64,
+    /// Seqs skipped (after `gap_wait`, or at a cap).
+    pub skipped: u64,
+    /// Gaps skipped early because a held cap was reached.
+    pub skipped_at_cap: u64,
+    /// Origins forgotten at `max_origins`.
+    pub origins_evicted: u64,
+    /// Origins forgotten after `origin_idle`.
+    pub origins_expired: u64,
+}
+
+#[derive(Debug)]
+struct Held {
+    addr: SocketAddr,
+    hops: u8,
+    payload: Box<[u8]>,
+    arrived: Instant,
+}
+
+#[derive(Debug)]
+struct Origin {
+    /// The next seq to deliver (u64: past `u32::MAX` everything is seen).
+    next: u64,
+    held: BTreeMap<u32, Held>,
+    /// When the current gap is given up, if there is one.
+    gap_due: Option<Instant>,
+    heard: Instant,
+}
+
+/// The per-origin order and seen table (see the module docs).
+#[derive(Debug)]
+pub struct Sequencer {
+    cfg: OrderConfig,
+    origins: HashMap<u64, Origin>,
+    by_heard: BTreeSet<(Instant, u64)>,
+    gaps: BTreeSet<(Instant, u64)>,
+    held_bytes: usize,
+    counters: Counters,
+}
+
+impl Sequencer {
+    /// An empty table.
+    pub fn new(cfg: OrderConfig) -> Self {
+        Sequencer {
+            cfg,
+            origins: HashMap::new(),
+            by_heard: BTreeSet::new(),
+            gaps: BTreeSet::new(),
+            held_bytes: 0,
+            counters: Counters::default(),
+        }
+    }
+
+    /// What happened so far.
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    /// Origins remembered, messages held, and their payload bytes.
+    pub fn len(&self) -> (usize, usize, usize) {
+        let held = self.origins.values().map(|o| o.held.len()).sum();
+        (self.origins.len(), held, self.held_bytes)
+    }
+
+    /// Whether no origin is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.origins.is_empty()
+    }
+
+    /// Whether `id` was seen: below its origin's next seq, or held.
+    pub fn is_seen(&self, id: MsgId) -> bool {
+        self.origins
+            .get(&id.origin)
+            .is_some_and(|o| u64::from(id.seq) < o.next || o.held.contains_key(&id.seq))
+    }
+
+    /// Takes a message: `false` if it was seen (a duplicate, or from
+    /// before its origin started), else it is delivered now (with what it
+    /// unblocks) or held, and `true`. A cap reached skips a gap at once.
+    pub fn accept(
+        &mut self,
+        id: MsgId,
+        origin_addr: SocketAddr,
+        hops: u8,
+        payload: &[u8],
+        now: Instant,
+        emit: &mut impl FnMut(Ordered<'_>),
+    ) -> bool {
+        if self.is_seen(id) {
+            self.counters.duplicates += 1;
+            return false;
+        }
+        let o = id.origin;
+        if let Some(origin) = self.origins.get_mut(&o) {
+            self.by_heard.remove(&(origin.heard, o));
+            origin.heard = now;
+        } else {
+            if self.origins.len() >= self.cfg.max_origins.max(1)
+                && let Some(&(_, oldest)) = self.by_heard.first()
+            {
+                self.forget(oldest, emit);
+                self.counters.origins_evicted += 1;
+            }
+            let origin = Origin {
+                next: u64::from(id.seq),
+                held: BTreeMap::new(),
+                gap_due: None,
+                heard: now,
+            };
+            self.origins.insert(o, origin);
+        }
+        self.by_heard.insert((now, o));
+        let origin = self.origins.get_mut(&o).expect("inserted above");
+        if u64::from(id.seq) == origin.next {
+            origin.next += 1;
+            emit(Ordered::Deliver(Delivery {
+                id,
+                origin_addr,
+                hops,
+                payload,
+            }));
+            self.release(o, emit);
+        } else {
+            let held = Held {
+                addr: origin_addr,
+                hops,
+                payload: payload.into(),
+                arrived: now,
+            };
+            origin.held.insert(id.seq, held);
+            self.held_bytes += payload.len();
+            // The earliest arrival among the held is unchanged by this one.
+            if origin.gap_due.is_none() {
+                self.reindex_gap(o);
+            }
+        }
+        while self.origins[&o].held.len() > self.cfg.max_held_per_origin {
+            self.counters.skipped_at_cap += 1;
+            self.skip_gap(o, emit);
+        }
+        while self.held_bytes > self.cfg.max_held_bytes
+            && let Some(&(_, oldest)) = self.gaps.first()
+        {
+            self.counters.skipped_at_cap += 1;
+            self.skip_gap(oldest, emit);
+        }
+        true
+    }
+
+    /// When [`Sequencer::handle_timeout`] is next due: the earliest gap
+    /// deadline or idle origin.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let gap = self.gaps.first().map(|&(t, _)| t);
+        let idle = self
+            .by_heard
+            .first()
+            .map(|&(t, _)| t + self.cfg.origin_idle);
+        gap.into_iter().chain(idle).min()
+    }
+
+    /// Skips every gap waited for `gap_wait` by `now` (reporting it and
+    /// delivering what follows), and forgets origins idle `origin_idle`.
+    pub fn handle_timeout(&mut self, now: Instant, emit: &mut impl FnMut(Ordered<'_>)) {
+        while let Some(&(due, o)) = self.gaps.first() {
+            if due > now {
+                break;
+            }
+            self.skip_gap(o, emit);
+        }
+        while let Some(&(heard, o)) = self.by_heard.first() {
+            if heard + self.cfg.origin_idle > now {
+                break;
+            }
+            self.forget(o, emit);
+            self.counters.origins_expired += 1;
+        }
+    }
+
+    /// Delivers origin `o`'s held messages from its next seq on, as far
+    /// as they run without a gap, and reindexes its gap.
+    fn release(&mut self, o: u64, emit: &mut impl FnMut(Ordered<'_>)) {
+        let origin = self.origins.get_mut(&o).expect("a known origin");
+        let mut released = false;
+        while let Some(entry) = origin.held.first_entry() {
+            if u64::from(*entry.key()) != origin.next {
+                break;
+            }
+            let (seq, h) = entry.remove_entry();
+            origin.next += 1;
+            released = true;
+            self.held_bytes -= h.payload.len();
+            emit(Ordered::Deliver(Delivery {
+                id: MsgId { origin: o, seq },
+                origin_addr: h.addr,
+                hops: h.hops,
+                payload: &h.payload,
+            }));
+        }
+        if released {
+            self.reindex_gap(o);
+        }
+    }
+
+    /// Gives up origin `o`'s first gap: reports it, delivers what follows.
+    fn skip_gap(&mut self, o: u64, emit: &mut impl FnMut(Ordered<'_>)) {
+        let origin = self.origins.get_mut(&o).expect("a known origin");
+        let Some((&seq, h)) = origin.held.first_key_value() else {
+            self.reindex_gap(o);
+            return;
+        };
+        // Held seqs are above `next`, so `next` fits a u32 here.
+        let first = u32::try_from(origin.next).unwrap_or(u32::MAX);
+        self.counters.skipped += u64::from(seq) - origin.next;
+        origin.next = u64::from(seq);
+        emit(Ordered::Skip(Skip {
+            origin: o,
+            origin_addr: h.addr,
+            first,
+            last: seq - 1,
+        }));
+        self.release(o, emit);
+    }
+
+    /// Keeps the gap index in step with origin `o`'s held messages: its
+    /// gap is due `gap_wait` after the earliest arrival among them.
+    fn reindex_gap(&mut self, o: u64) {
+        let origin = self.origins.get_mut(&o).expect("a known origin");
+        let since = origin.held.values().map(|h| h.arrived).min();
+        let due = since.map(|t| t + self.cfg.gap_wait);
+        if due != origin.gap_due {
+            if let Some(old) = origin.gap_due {
+                self.gaps.remove(&(old, o));
+            }
+            if let Some(new) = due {
+                self.gaps.insert((new, o));
+            }
+            origin.gap_due = due;
+        }
+    }
+
+    /// Forgets origin `o`, after delivering what it holds.
+    fn forget(&mut self, o: u64, emit: &mut impl FnMut(Ordered<'_>)) {
+        while self.origins[&o].gap_due.is_some() {
+            self.skip_gap(o, emit);
+        }
+        if let Some(origin) = self.origins.remove(&o) {
+            self.by_heard.remove(&(origin.heard, o));
+        }
+        if self.origins.is_empty() {
+            self.origins = HashMap::new();
+        }
+    }
+
+    /// An estimate of the heap and inline bytes held (tables, held
+    /// messages and their payloads; allocator overhead left out).
+    pub fn memory(&self) -> usize {
+        let index = size_of::<(Instant, u64)>() + size_of::<usize>();
+        let (_, held, bytes) = self.len();
+        size_of::<Self>()
+            + self.origins.capacity() * (size_of::<(u64, Origin)>() + 1)
+            + (self.by_heard.len() + self.gaps.len()) * index
+            + held * (size_of::<(u32, Held)>() + size_of::<usize>())
+            + bytes
+    }
+}
+
+#[cfg(test)]
+mod tests;
