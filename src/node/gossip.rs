@@ -77,7 +77,14 @@ impl Node {
 
     /// GOSSIP, IHAVE, GRAFT or PRUNE from the peer on `conn`.
     pub(super) fn on_tree(&mut self, conn: ConnId, o: Overlay<'_>, now: Instant) -> bool {
-        let Some(from) = self.peers.addr_of(conn) else {
+        // A retiring connection (a duplicate being wound down) is still
+        // its peer's: what it brings counts.
+        let Some(from) = self
+            .conns
+            .get(conn)
+            .and_then(|c| c.peer())
+            .map(|p| p.listen)
+        else {
             return true;
         };
         let mut acts = std::mem::take(&mut self.acts);
