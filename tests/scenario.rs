@@ -3,7 +3,7 @@
 //! seed, byte for byte.
 
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rumor::sim::scenario::{Fault, Senders, parse};
 use rumor::sim::{Scenario, run_scenario};
@@ -149,7 +149,7 @@ fn small() -> Scenario {
 #[test]
 fn run_scenario_counts_every_delivery_of_a_quiet_network() {
     let sc = small();
-    let r = run_scenario(&sc);
+    let r = run_scenario(&sc, Instant::now());
     assert_eq!(r.messages, 12);
     assert_eq!(r.expected, 12 * 11);
     assert_eq!((r.missed, r.delivered, r.duplicates), (0, 12 * 11, 0));
@@ -163,7 +163,11 @@ fn run_scenario_counts_every_delivery_of_a_quiet_network() {
         "keepalives: {r:?}"
     );
     assert_eq!(r.alive, 12);
-    assert_eq!(run_scenario(&sc), r, "the same seed, the same report");
+    assert_eq!(
+        run_scenario(&sc, Instant::now()),
+        r,
+        "the same seed, the same report"
+    );
 }
 
 #[test]
@@ -176,7 +180,7 @@ fn killed_nodes_are_not_expected_and_their_messages_are_not_sent() {
         percent: 50.0,
         at: Duration::from_millis(2500),
     });
-    let r = run_scenario(&sc);
+    let r = run_scenario(&sc, Instant::now());
     // Spread over a second from 2 s: those after 2.5 s from a dead sender
     // are not sent.
     assert!(r.messages < 12 && r.messages >= 6, "{r:?}");

@@ -95,6 +95,13 @@ impl Node {
                 origin,
                 payload,
             } => {
+                // An origin listening on every interface without
+                // `--advertise` does not know its own address: the first
+                // relay names it by the IP it came from.
+                let origin = match origin.ip().is_unspecified() {
+                    true => SocketAddr::new(from.ip(), origin.port()),
+                    false => origin,
+                };
                 self.stats.payload_frames += 1;
                 let fresh = id.origin != self.id && !self.order.is_seen(id);
                 if fresh {

@@ -150,16 +150,16 @@ fn pick(rng: &mut fastrand::Rng, mut pool: Vec<usize>, n: usize) -> Vec<usize> {
     pool
 }
 
-/// Runs `sc`; see [`run_scenario_with`].
-pub fn run_scenario(sc: &Scenario) -> Report {
-    run_scenario_with(sc, |_| {})
+/// Runs `sc` on a virtual clock starting at `start` (any instant: the
+/// simulator never reads the clock); see [`run_scenario_with`].
+pub fn run_scenario(sc: &Scenario, start: Instant) -> Report {
+    run_scenario_with(sc, start, |_| {})
 }
 
 /// Runs `sc`, calling `at_idle` as its idle window starts (to measure
 /// memory there).
-pub fn run_scenario_with(sc: &Scenario, mut at_idle: impl FnMut(&Sim)) -> Report {
-    // Any origin will do: the simulator only ever adds to it.
-    let t0 = Instant::now();
+pub fn run_scenario_with(sc: &Scenario, start: Instant, mut at_idle: impl FnMut(&Sim)) -> Report {
+    let t0 = start;
     let mut sim = Sim::new(sc.seed, t0).lean();
     let (lo, hi) = sc.rtt;
     sim.set_latency(Latency::PerLink {

@@ -121,7 +121,7 @@ fn measured(sc: &scenario::Scenario) -> (String, String) {
     let heap_before = heap::live();
     let mut idle_heap = 0;
     let started = Instant::now();
-    let report = run_scenario_with(sc, |sim: &Sim| {
+    let report = run_scenario_with(sc, std::time::Instant::now(), |sim: &Sim| {
         let live = sim.nodes.iter().filter(|n| n.up).count().max(1);
         idle_heap = heap::live().saturating_sub(heap_before) / live;
     });
