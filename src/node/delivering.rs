@@ -162,7 +162,7 @@ impl Node {
         match r {
             Ok(()) => {
                 if self.texts.hosts.delivered(addr, now) {
-                    self.announce_text_host(addr, now);
+                    self.announce_text_host(addr, None, now);
                 }
             }
             Err(f) => match self.texts.hosts.failed(addr) {

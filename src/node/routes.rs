@@ -46,7 +46,7 @@ impl Node {
             }
             (State::Active | State::Retiring, Frame::Keepalive) => true,
             (State::Active | State::Retiring, Frame::Text(t)) => {
-                self.on_text_frame(t, now);
+                self.on_text_frame(conn, t, now);
                 true
             }
             (State::Active | State::Retiring, Frame::Overlay(o)) => self.on_overlay(conn, o, now),

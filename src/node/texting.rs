@@ -86,8 +86,8 @@ impl Node {
                         text.len()
                     ),
                 );
-                self.text_arrived(host, &text, now);
-                self.learn_text_host(host, Learned::Message, now);
+                self.text_arrived(host, &text, None, now);
+                self.learn_text_host(host, Learned::Message, None, now);
             }
             TextEvent::Invalid { reason, .. } => self.diag(
                 now,
@@ -111,7 +111,7 @@ impl Node {
     /// printed once per node (the dedup window), and on that first sighting
     /// passed on to every peer that takes TEXT frames (with partial views
     /// it floods the overlay, once per node).
-    fn text_arrived(&mut self, host: SocketAddr, text: &[u8], now: Instant) {
+    fn text_arrived(&mut self, host: SocketAddr, text: &[u8], from: Option<ConnId>, now: Instant) {
         if !self.texts.dedup.first_sighting(host, text, now) {
             return;
         }
@@ -123,15 +123,16 @@ impl Node {
             origin: host,
             text,
         });
-        self.send_text_peers(&f, now);
+        self.send_text_peers(&f, from, now);
     }
 
-    /// Queues `f` for every established peer whose hello set TEXT.
-    fn send_text_peers(&mut self, f: &Frame<'_>, now: Instant) {
+    /// Queues `f` for every established peer whose hello set TEXT, but for
+    /// the one it came `from`.
+    fn send_text_peers(&mut self, f: &Frame<'_>, from: Option<ConnId>, now: Instant) {
         let bytes = self.out.encode(|tx| f.encode(tx));
         for i in 0..self.peers.len() {
             let c = self.peers.conns()[i];
-            if self.conns.get(c).is_some_and(|c| c.text_frames()) {
+            if Some(c) != from && self.conns.get(c).is_some_and(|c| c.text_frames()) {
                 self.enqueue(c, bytes.clone(), Cargo::Message, now);
             }
         }
@@ -147,7 +148,13 @@ impl Node {
 
     /// Remembers the text host `addr`, learned `how`; announces it when it
     /// is proven by this.
-    pub(super) fn learn_text_host(&mut self, addr: SocketAddr, how: Learned, now: Instant) {
+    pub(super) fn learn_text_host(
+        &mut self,
+        addr: SocketAddr,
+        how: Learned,
+        from: Option<ConnId>,
+        now: Instant,
+    ) {
         let addr = text::canonical(addr);
         if self.is_rumor_addr(addr) || !usable(addr) {
             return;
@@ -180,15 +187,20 @@ impl Node {
         // A newly proven host is announced to every peer, whoever told us:
         // the announcement floods the overlay once (a known host stops it).
         if announce {
-            self.announce_text_host(addr, now);
+            self.announce_text_host(addr, from, now);
         }
         self.arm_text_expiry();
     }
 
     /// Tells every TEXT peer about the proven text host `addr`.
-    pub(super) fn announce_text_host(&mut self, addr: SocketAddr, now: Instant) {
+    pub(super) fn announce_text_host(
+        &mut self,
+        addr: SocketAddr,
+        from: Option<ConnId>,
+        now: Instant,
+    ) {
         let f = Frame::Text(TextFrame::TextHost { ttl: 0, addr });
-        self.send_text_peers(&f, now);
+        self.send_text_peers(&f, from, now);
     }
 
     /// A new peer listening at `listen`: never a text host too; if it
@@ -208,13 +220,13 @@ impl Node {
     }
 
     /// A TEXT or TEXT_HOST frame from an established peer.
-    pub(super) fn on_text_frame(&mut self, f: TextFrame<'_>, now: Instant) {
+    pub(super) fn on_text_frame(&mut self, conn: ConnId, f: TextFrame<'_>, now: Instant) {
         match f {
             TextFrame::Text { origin, text, .. } => {
-                self.text_arrived(text::canonical(origin), text, now);
+                self.text_arrived(text::canonical(origin), text, Some(conn), now);
             }
             TextFrame::TextHost { addr, .. } => {
-                self.learn_text_host(addr, Learned::Announced, now);
+                self.learn_text_host(addr, Learned::Announced, Some(conn), now);
             }
         }
     }
@@ -232,15 +244,16 @@ impl Node {
                 "\"{addr}\" is a text host (it answered our hello with \"Message received\"); sending it text messages from now on"
             ),
         );
-        self.close(conn, now, Reason::TextHost);
+        // Out of the book first: the close fills the active view from it.
         self.book.remove(addr);
+        self.close(conn, now, Reason::TextHost);
         // Joining through nothing but text hosts: there is no rumor
         // network to join.
         if self.members.awaiting_welcome() && self.peers.is_empty() && !self.book.has_bootstrap() {
             self.members.abandon();
             self.maybe_depart(now);
         }
-        self.learn_text_host(addr, Learned::Dialed, now);
+        self.learn_text_host(addr, Learned::Dialed, None, now);
     }
 
     /// The next deadline of a text connection; `None` for a rumor one.

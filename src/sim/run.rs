@@ -279,7 +279,8 @@ fn report(
     let (mut expected, mut delivered) = (0, 0);
     let mut lasts = Vec::new();
     let mut mask = Vec::with_capacity(alive.len());
-    for m in &tally.sent {
+    let from = sim.nodes[0].started + sc.measure.unwrap_or_default();
+    for m in tally.sent.iter().filter(|m| m.at >= from) {
         // Nodes are added in time order: those there at its sending are a prefix.
         let k = sim.nodes.partition_point(|n| n.started <= m.at);
         mask.clear();

@@ -75,6 +75,9 @@ pub struct Scenario {
     /// Rounds of messages (one per sender each) not counted in RMR: the
     /// first messages build the broadcast tree.
     pub warmup: usize,
+    /// Only messages sent from this time on count in expected and missed
+    /// deliveries (`measure T`): after a fault, the repaired overlay.
+    pub measure: Option<Duration>,
     pub interval: Duration,
     pub start: Option<Duration>,
     pub faults: Vec<Fault>,
@@ -98,6 +101,7 @@ impl Scenario {
             senders: Senders::Count(1),
             messages: 10,
             warmup: 1,
+            measure: None,
             interval: Duration::from_secs(1),
             start: None,
             faults: Vec::new(),
@@ -282,6 +286,7 @@ fn setting(sc: &mut Scenario, words: &[&str]) -> Result<(), String> {
         }
         "messages" => sc.messages = number(one()?, "message count")?,
         "warmup" => sc.warmup = number(one()?, "warm-up rounds")?,
+        "measure" => sc.measure = Some(duration(one()?)?),
         "interval" => sc.interval = duration(one()?)?,
         "start" => sc.start = Some(duration(one()?)?),
         "idle" => sc.idle = duration(one()?)?,
