@@ -17,6 +17,7 @@
 //!
 //! The wheel never reads the clock; every call takes `now`.
 
+use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 /// The wheel's resolution. Deadlines are rounded up to it.
@@ -42,6 +43,10 @@ pub struct Wheel<T> {
     /// `slots.len() - 1`: the slot count is a power of two.
     mask: u64,
     len: usize,
+    /// The earliest timer's tick, when known: kept by `insert`, forgotten
+    /// by `expire`, found again by the first `next_deadline` after it (a
+    /// scan of every timer), so polling between expiries costs nothing.
+    earliest: Cell<Option<u64>>,
 }
 
 impl<T> Wheel<T> {
@@ -56,6 +61,7 @@ impl<T> Wheel<T> {
             occupied: vec![0; slots / 64],
             mask: slots as u64 - 1,
             len: 0,
+            earliest: Cell::new(None),
         }
     }
 
@@ -94,7 +100,14 @@ impl<T> Wheel<T> {
         let slot = (tick & self.mask) as usize;
         self.slots[slot].push(Entry { tick, value });
         self.occupied[slot / 64] |= 1 << (slot % 64);
+        // Known only if it was known before, or this is the only timer.
+        let known = self.earliest.get().filter(|_| self.len > 0);
         self.len += 1;
+        match known {
+            Some(e) => self.earliest.set(Some(e.min(tick))),
+            None if self.len == 1 => self.earliest.set(Some(tick)),
+            None => {}
+        }
     }
 
     /// Moves every timer due at or before `now` into `out`, in no set order.
@@ -103,6 +116,12 @@ impl<T> Wheel<T> {
         if now_tick <= self.done {
             return;
         }
+        // Nothing due: what is earliest stays earliest.
+        if self.earliest.get().is_some_and(|e| e > now_tick) {
+            self.done = now_tick;
+            return;
+        }
+        self.earliest.set(None);
         // One turn of the wheel covers every slot; a longer gap needs no more.
         let span = (now_tick - self.done).min(self.mask + 1);
         let mut tick = self.done + 1;
@@ -159,6 +178,16 @@ impl<T> Wheel<T> {
         if self.len == 0 {
             return None;
         }
+        if let Some(e) = self.earliest.get() {
+            return Some(self.instant_of(e.max(self.done + 1)));
+        }
+        let found = self.scan();
+        self.earliest.set(found);
+        found.map(|t| self.instant_of(t.max(self.done + 1)))
+    }
+
+    /// The earliest timer's tick: every occupied slot looked at.
+    fn scan(&self) -> Option<u64> {
         let slots = self.slots.len();
         let start = ((self.done + 1) & self.mask) as usize;
         let mut best: Option<u64> = None;
@@ -170,7 +199,7 @@ impl<T> Wheel<T> {
             if let Some(min) = min {
                 if min <= tick_this_turn {
                     // Due this turn: nothing earlier can exist in a later slot.
-                    return Some(self.instant_of(min.max(self.done + 1)));
+                    return Some(min);
                 }
                 best = Some(best.map_or(min, |b| b.min(min)));
             }
@@ -179,7 +208,7 @@ impl<T> Wheel<T> {
                 break;
             }
         }
-        best.map(|t| self.instant_of(t))
+        best
     }
 }
 
