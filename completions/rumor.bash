@@ -35,7 +35,7 @@ _rumor() {
 
     case "${cmd}" in
         rumor)
-            opts="-q -v -h -V --port --bind --advertise --period --bootstrap --connect --exit-on-eof --json --quiet --verbose --key-file --help --version keygen help"
+            opts="-q -v -h -V --port --bind --advertise --period --bootstrap --connect --max-peers --exit-on-eof --json --quiet --verbose --key-file --help --version keygen help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -62,6 +62,10 @@ _rumor() {
                     return 0
                     ;;
                 --bootstrap)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-peers)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

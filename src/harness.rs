@@ -12,7 +12,9 @@
 //! - [`proc`]: memory, CPU and wake-up figures of a process from `/proc`,
 //!   and [`wait_exit`], which waits for a child's exit on a pidfd;
 //! - [`hello`], [`frame_bytes`] and [`RawPeer`]: speaking the wire protocol
-//!   by hand, as a peer would.
+//!   by hand, as a peer would;
+//! - [`swarm`]: many real processes on 127.0.0.1 joining through the first,
+//!   and the lines typed at one of them delivered to all the others.
 //!
 //! Every wait here takes a limit and returns as soon as what it waits for
 //! has happened; none sleeps a fixed time.
@@ -26,6 +28,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::wire::{Frame, FrameReader, Hello, PeerEntry, VERSION};
+
+pub mod swarm;
 
 /// Strips the `HH:MM:SS - ` prefix of a stdout line.
 pub fn body(line: &str) -> &str {
@@ -222,6 +226,28 @@ impl Lines {
         })
     }
 
+    /// [`Lines::wait_for`], that also returns (with [`Waited::Ended`]) when
+    /// the stream ends without such a line: a process that exits is seen at
+    /// once, not at the deadline.
+    pub fn wait_for_or_end(
+        &self,
+        from: usize,
+        limit: Duration,
+        pred: impl Fn(&str) -> bool,
+    ) -> Waited {
+        let mut next = from;
+        let found = self.wait_until(limit, |s| {
+            while next < s.lines.len() {
+                if pred(body(&s.lines[next])) {
+                    return Some(Waited::Line(next, s.read_at[next]));
+                }
+                next += 1;
+            }
+            s.ended.then_some(Waited::Ended)
+        });
+        found.unwrap_or(Waited::TimedOut)
+    }
+
     /// Waits up to `limit` for a node's first line and the address in it;
     /// returns the address and when the line was read.
     pub fn wait_address(&self, limit: Duration) -> Option<(SocketAddr, Instant)> {
@@ -234,6 +260,17 @@ impl Lines {
     pub fn wait_ended(&self, limit: Duration) -> bool {
         self.wait_until(limit, |s| s.ended.then_some(())).is_some()
     }
+}
+
+/// What [`Lines::wait_for_or_end`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Waited {
+    /// The line's index and when it was read.
+    Line(usize, Instant),
+    /// The stream ended first.
+    Ended,
+    /// The limit passed first.
+    TimedOut,
 }
 
 /// Figures of a running process from `/proc/PID/`. Each is `None` when the
@@ -270,6 +307,16 @@ pub mod proc {
     /// Context switches of both kinds: its wake-ups, and preemptions.
     pub fn wakeups(pid: i32) -> Option<u64> {
         Some(sleeps(pid)? + status_field(pid, "nonvoluntary_ctxt_switches:")?)
+    }
+
+    /// How many of the process's open descriptors are sockets (listening,
+    /// connected or connecting), from the links in `/proc/PID/fd/`.
+    pub fn sockets(pid: i32) -> Option<usize> {
+        let dir = fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
+        let is_socket = |e: &fs::DirEntry| {
+            fs::read_link(e.path()).is_ok_and(|t| t.to_string_lossy().starts_with("socket:"))
+        };
+        Some(dir.filter_map(Result::ok).filter(is_socket).count())
     }
 
     /// CPU time used so far: the scheduler's nanosecond count where the

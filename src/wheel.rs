@@ -1,10 +1,16 @@
 //! A hashed timer wheel: O(1) insert, O(1) amortised expiry per timer.
 //!
 //! Time is cut into ticks of [`TICK`]; a timer due at tick `t` sits in slot
-//! `t % SLOTS` with its absolute tick, so timers further out than one turn of
+//! `t % slots` with its absolute tick, so timers further out than one turn of
 //! the wheel share slots with nearer ones and simply stay put until their
 //! turn comes round. A bitmap of occupied slots makes finding the next
-//! deadline a scan of `SLOTS / 64` words, not of the slots.
+//! deadline a scan of `slots / 64` words, not of the slots.
+//!
+//! The slot count is the owner's choice ([`Wheel::new`]; a node takes
+//! `Config::wheel_slots`): each slot costs 24 bytes even when empty, so the
+//! real node's 4,096 (one turn is 4 s, its usual timers fit in one turn)
+//! are 98 KB, while the simulator's nodes take 256 (6 KB) and let longer
+//! timers wait a few turns.
 //!
 //! There is no cancel: owners keep a generation or a due time of their own
 //! and ignore stale expiries, which costs one no-op wake-up at most.
@@ -15,8 +21,10 @@ use std::time::{Duration, Instant};
 
 /// The wheel's resolution. Deadlines are rounded up to it.
 pub const TICK: Duration = Duration::from_millis(1);
-const SLOTS: usize = 4096;
-const WORDS: usize = SLOTS / 64;
+/// The real node's slot count (`Config::wheel_slots`' default).
+pub const DEFAULT_SLOTS: usize = 4096;
+/// The fewest slots a wheel has: one word of the bitmap.
+const MIN_SLOTS: usize = 64;
 
 #[derive(Debug)]
 struct Entry<T> {
@@ -30,19 +38,30 @@ pub struct Wheel<T> {
     /// Every tick up to and including this one has been expired.
     done: u64,
     slots: Vec<Vec<Entry<T>>>,
-    occupied: [u64; WORDS],
+    occupied: Vec<u64>,
+    /// `slots.len() - 1`: the slot count is a power of two.
+    mask: u64,
     len: usize,
 }
 
 impl<T> Wheel<T> {
-    pub fn new(origin: Instant) -> Self {
+    /// A wheel of `slots` slots (rounded up to a power of two, at least
+    /// 64) whose tick 0 is `origin`.
+    pub fn new(origin: Instant, slots: usize) -> Self {
+        let slots = slots.max(MIN_SLOTS).next_power_of_two();
         Wheel {
             origin,
             done: 0,
-            slots: (0..SLOTS).map(|_| Vec::new()).collect(),
-            occupied: [0; WORDS],
+            slots: (0..slots).map(|_| Vec::new()).collect(),
+            occupied: vec![0; slots / 64],
+            mask: slots as u64 - 1,
             len: 0,
         }
+    }
+
+    /// Number of slots.
+    pub fn slots(&self) -> usize {
+        self.slots.len()
     }
 
     /// Number of timers waiting.
@@ -72,7 +91,7 @@ impl<T> Wheel<T> {
     /// deadline already past fires at the next expiry).
     pub fn insert(&mut self, deadline: Instant, value: T) {
         let tick = self.tick_at_or_after(deadline).max(self.done + 1);
-        let slot = (tick % SLOTS as u64) as usize;
+        let slot = (tick & self.mask) as usize;
         self.slots[slot].push(Entry { tick, value });
         self.occupied[slot / 64] |= 1 << (slot % 64);
         self.len += 1;
@@ -85,17 +104,17 @@ impl<T> Wheel<T> {
             return;
         }
         // One turn of the wheel covers every slot; a longer gap needs no more.
-        let span = (now_tick - self.done).min(SLOTS as u64);
+        let span = (now_tick - self.done).min(self.mask + 1);
         let mut tick = self.done + 1;
         let end = self.done + span;
         while tick <= end {
-            let slot = (tick % SLOTS as u64) as usize;
+            let slot = (tick & self.mask) as usize;
             // Skip to the next occupied slot using the bitmap.
             match self.next_occupied(slot, (end - tick) as usize) {
                 None => break,
                 Some(skip) => tick += skip as u64,
             }
-            let slot = (tick % SLOTS as u64) as usize;
+            let slot = (tick & self.mask) as usize;
             let entries = &mut self.slots[slot];
             let mut i = 0;
             while i < entries.len() {
@@ -130,7 +149,7 @@ impl<T> Wheel<T> {
             }
             let step = 64 - s % 64;
             dist += step;
-            s = (s + step) % SLOTS;
+            s = (s + step) & self.mask as usize;
         }
         None
     }
@@ -140,12 +159,13 @@ impl<T> Wheel<T> {
         if self.len == 0 {
             return None;
         }
-        let start = ((self.done + 1) % SLOTS as u64) as usize;
+        let slots = self.slots.len();
+        let start = ((self.done + 1) & self.mask) as usize;
         let mut best: Option<u64> = None;
         let mut dist = 0;
-        while let Some(d) = self.next_occupied((start + dist) % SLOTS, SLOTS - 1 - dist) {
+        while let Some(d) = self.next_occupied((start + dist) % slots, slots - 1 - dist) {
             let tick_this_turn = self.done + 1 + (dist + d) as u64;
-            let slot = (tick_this_turn % SLOTS as u64) as usize;
+            let slot = (tick_this_turn & self.mask) as usize;
             let min = self.slots[slot].iter().map(|e| e.tick).min();
             if let Some(min) = min {
                 if min <= tick_this_turn {
@@ -155,7 +175,7 @@ impl<T> Wheel<T> {
                 best = Some(best.map_or(min, |b| b.min(min)));
             }
             dist += d + 1;
-            if dist >= SLOTS {
+            if dist >= slots {
                 break;
             }
         }
@@ -171,10 +191,19 @@ mod tests {
         Duration::from_millis(n)
     }
 
+    /// The real node's size, the simulator's, and the smallest.
+    const SIZES: [usize; 3] = [DEFAULT_SLOTS, 256, 64];
+
     #[test]
     fn fires_in_deadline_order_and_reports_next_deadline() {
+        for size in SIZES {
+            fires_in_order(size);
+        }
+    }
+
+    fn fires_in_order(size: usize) {
         let t0 = Instant::now();
-        let mut w = Wheel::new(t0);
+        let mut w = Wheel::new(t0, size);
         w.insert(t0 + ms(30), 'c');
         w.insert(t0 + ms(10), 'a');
         w.insert(t0 + ms(20), 'b');
@@ -203,20 +232,30 @@ mod tests {
 
     #[test]
     fn far_timer_sharing_a_slot_does_not_fire_early() {
+        for size in SIZES {
+            let t0 = Instant::now();
+            let mut w = Wheel::new(t0, size);
+            assert_eq!(w.slots(), size);
+            w.insert(t0 + ms(5), 1);
+            w.insert(t0 + ms(5 + size as u64), 2);
+            let mut out = Vec::new();
+            w.expire(t0 + ms(5), &mut out);
+            assert_eq!(out, vec![1]);
+            assert_eq!(w.next_deadline(), Some(t0 + ms(5 + size as u64)));
+        }
+    }
+
+    #[test]
+    fn a_slot_count_is_rounded_up_to_a_power_of_two_of_at_least_64() {
         let t0 = Instant::now();
-        let mut w = Wheel::new(t0);
-        w.insert(t0 + ms(5), 1);
-        w.insert(t0 + ms(5 + SLOTS as u64), 2);
-        let mut out = Vec::new();
-        w.expire(t0 + ms(5), &mut out);
-        assert_eq!(out, vec![1]);
-        assert_eq!(w.next_deadline(), Some(t0 + ms(5 + SLOTS as u64)));
+        let sizes = [0, 1, 64, 100, 256, 300].map(|n| Wheel::<u8>::new(t0, n).slots());
+        assert_eq!(sizes, [64, 64, 64, 128, 256, 512]);
     }
 
     #[test]
     fn past_deadlines_fire_on_the_next_expiry_and_rounding_is_up() {
         let t0 = Instant::now();
-        let mut w = Wheel::new(t0);
+        let mut w = Wheel::new(t0, DEFAULT_SLOTS);
         let mut out = Vec::new();
         w.expire(t0 + ms(100), &mut out);
         w.insert(t0 + ms(50), 'p');
@@ -229,9 +268,15 @@ mod tests {
 
     #[test]
     fn matches_a_sorted_reference_under_random_use() {
+        for size in SIZES {
+            matches_reference(size);
+        }
+    }
+
+    fn matches_reference(size: usize) {
         let mut rng = fastrand::Rng::with_seed(7);
         let t0 = Instant::now();
-        let mut w = Wheel::new(t0);
+        let mut w = Wheel::new(t0, size);
         let mut reference: Vec<(u64, u32)> = Vec::new();
         let mut now = 0u64;
         let mut out = Vec::new();

@@ -7,21 +7,42 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+/// The `.rs` files under `dir`, its subfolders' too, but for modules their
+/// parent declares only for tests (`#[cfg(test)] mod NAME;`).
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(rust_files(&p));
+        } else if p.extension().is_some_and(|x| x == "rs") && !test_only(&p) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Whether `dir/name.rs`'s parent (`dir.rs`) declares it under
+/// `#[cfg(test)]`.
+fn test_only(p: &Path) -> bool {
+    let (Some(dir), Some(name)) = (p.parent(), p.file_stem()) else {
+        return false;
+    };
+    let parent = dir.with_extension("rs");
+    let Ok(text) = fs::read_to_string(&parent) else {
+        return false;
+    };
+    let decl = format!("#[cfg(test)]\nmod {};", name.to_string_lossy());
+    text.contains(&decl)
+}
+
 /// Files of the core: everything the simulator and fuzz driver run as is.
 fn core_files() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files: Vec<PathBuf> = fs::read_dir(root.join("node"))
-        .expect("src/node exists")
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "rs"))
-        .collect();
-    files.extend(
-        fs::read_dir(root.join("text"))
-            .expect("src/text exists")
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "rs")),
-    );
-    for f in ["wire.rs", "wire/text.rs", "wheel.rs", "scan.rs"] {
+    let mut files = rust_files(&root.join("node"));
+    files.extend(rust_files(&root.join("text")));
+    files.extend(rust_files(&root.join("wire")));
+    for f in ["wire.rs", "wheel.rs", "scan.rs"] {
         files.push(root.join(f));
     }
     files.sort();
@@ -86,11 +107,15 @@ fn the_core_does_no_io_and_reads_no_clock() {
 #[test]
 fn the_simulator_and_capture_read_no_clock() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    for f in ["sim.rs", "capture.rs", "format.rs"] {
-        let code = code(&root.join(f));
+    let mut files = rust_files(&root.join("sim"));
+    assert!(files.len() >= 5, "found only {files:?}");
+    files.extend(["capture.rs", "format.rs"].map(|f| root.join(f)));
+    for f in files {
+        let code = code(&f);
         assert!(
             !code.contains("Instant::now") && !code.contains("SystemTime"),
-            "src/{f} reads the clock"
+            "{} reads the clock",
+            f.display()
         );
     }
 }

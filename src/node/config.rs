@@ -105,6 +105,10 @@ pub struct Config {
     pub max_text_hosts: usize,
     /// A text host neither heard from nor delivered to this long is dropped.
     pub text_host_idle: Duration,
+    /// Slots of the timer wheel (a power of two, at least 64; rounded up
+    /// otherwise). 24 bytes each even when idle: the node's 4,096 cover its
+    /// timers in one 4 s turn, the simulator's 256 keep an idle node small.
+    pub wheel_slots: usize,
 }
 
 impl Config {
@@ -146,6 +150,7 @@ impl Config {
             text_delivery_timeout: text::delivery::TIMEOUT,
             max_text_hosts: text::hosts::CAP,
             text_host_idle: text::hosts::MAX_IDLE,
+            wheel_slots: crate::wheel::DEFAULT_SLOTS,
         }
     }
 

@@ -77,7 +77,14 @@ impl Node {
 
     /// GOSSIP, IHAVE, GRAFT or PRUNE from the peer on `conn`.
     pub(super) fn on_tree(&mut self, conn: ConnId, o: Overlay<'_>, now: Instant) -> bool {
-        let Some(from) = self.peers.addr_of(conn) else {
+        // A retiring connection (a duplicate being wound down) is still
+        // its peer's: what it brings counts.
+        let Some(from) = self
+            .conns
+            .get(conn)
+            .and_then(|c| c.peer())
+            .map(|p| p.listen)
+        else {
             return true;
         };
         let mut acts = std::mem::take(&mut self.acts);
@@ -88,6 +95,13 @@ impl Node {
                 origin,
                 payload,
             } => {
+                // An origin listening on every interface without
+                // `--advertise` does not know its own address: the first
+                // relay names it by the IP it came from.
+                let origin = match origin.ip().is_unspecified() {
+                    true => SocketAddr::new(from.ip(), origin.port()),
+                    false => origin,
+                };
                 self.stats.payload_frames += 1;
                 let fresh = id.origin != self.id && !self.order.is_seen(id);
                 if fresh {

@@ -194,7 +194,7 @@ impl Node {
             book: AddrBook::new(cfg.name(), cfg.max_known, backoff),
             outbox: Outbox::new(cfg.max_unsent, cfg.max_unsent_total),
             members: Membership::default(),
-            wheel: Wheel::new(now),
+            wheel: Wheel::new(now, cfg.wheel_slots),
             expired: Vec::new(),
             out: Outputs::default(),
             lines: LineSplitter::new(cfg.max_line),

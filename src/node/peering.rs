@@ -100,8 +100,11 @@ impl Node {
                     DiagKind::PeerFault,
                     format_args!("closed connection with {remote}: it speaks protocol version {v}; this node speaks version {ours}"),
                 );
-                self.send_frame(id, &Frame::Goodbye(GoodbyeReason::Version), now);
-                self.close(id, now, Reason::Version(v));
+                if outbound {
+                    let retry = now + self.cfg.shuffle_interval;
+                    self.book.set_retry(remote, retry);
+                }
+                self.retire(id, GoodbyeReason::Version, now);
                 false
             }
             Verdict::SelfConnect => {
@@ -156,15 +159,19 @@ impl Node {
                 if let Some(c) = self.conns.get_mut(id) {
                     c.name(peer);
                 }
-                self.retire(retire, now);
+                self.retire(retire, GoodbyeReason::Duplicate, now);
                 if keep_new {
                     self.promote(keep, peer, now, Promotion::Replace);
                 }
                 true
             }
             Verdict::Full => {
-                self.send_frame(id, &Frame::Goodbye(GoodbyeReason::Full), now);
-                self.close(id, now, Reason::Full);
+                self.diag(
+                    now,
+                    DiagKind::Handshake,
+                    format_args!("handshake with {remote}: a neighbor request, and the active view is full; refused"),
+                );
+                self.retire(id, GoodbyeReason::Full, now);
                 false
             }
             Verdict::Accept => {
@@ -247,12 +254,16 @@ impl Node {
         }
     }
 
-    pub(super) fn retire(&mut self, id: ConnId, now: Instant) {
+    /// Says GOODBYE with `why` and waits for the peer to close (at most a
+    /// keepalive timeout): closing at once could reset the connection
+    /// before the peer has read the goodbye, and it would take the loss for
+    /// a failure and dial again.
+    pub(super) fn retire(&mut self, id: ConnId, why: GoodbyeReason, now: Instant) {
         let Some(c) = self.conns.get(id) else { return };
         if c.state() == State::Active {
             self.unlist(id);
         }
-        self.send_frame(id, &Frame::Goodbye(GoodbyeReason::Duplicate), now);
+        self.send_frame(id, &Frame::Goodbye(why), now);
         if let Some(c) = self.conns.get_mut(id) {
             c.retire(now);
         }

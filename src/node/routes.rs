@@ -80,6 +80,9 @@ impl Node {
                     DiagKind::PeerFault,
                     format_args!("closed connection with {from}: it speaks another protocol version (this node speaks version {})", wire::VERSION),
                 );
+                // Not a candidate again before the next shuffle.
+                let retry = now + self.cfg.shuffle_interval;
+                self.book.set_retry(from, retry);
                 self.close(conn, now, Reason::Version(0));
                 false
             }

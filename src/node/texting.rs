@@ -86,7 +86,7 @@ impl Node {
                         text.len()
                     ),
                 );
-                self.text_arrived(host, &text, true, now);
+                self.text_arrived(host, &text, now);
                 self.learn_text_host(host, Learned::Message, now);
             }
             TextEvent::Invalid { reason, .. } => self.diag(
@@ -107,24 +107,23 @@ impl Node {
         }
     }
 
-    /// A text host's text, straight from it (`direct`) or in a peer's TEXT
-    /// frame: printed once per node (the dedup window); a direct one is
-    /// also passed on to every peer that takes TEXT frames.
-    fn text_arrived(&mut self, host: SocketAddr, text: &[u8], direct: bool, now: Instant) {
+    /// A text host's text, straight from it or in a peer's TEXT frame:
+    /// printed once per node (the dedup window), and on that first sighting
+    /// passed on to every peer that takes TEXT frames (with partial views
+    /// it floods the overlay, once per node).
+    fn text_arrived(&mut self, host: SocketAddr, text: &[u8], now: Instant) {
         if !self.texts.dedup.first_sighting(host, text, now) {
             return;
         }
         self.stats.messages_received += 1;
         let at = self.elapsed(now);
         self.out.received(at, text, host, 0);
-        if direct {
-            let f = Frame::Text(TextFrame::Text {
-                ttl: 0,
-                origin: host,
-                text,
-            });
-            self.send_text_peers(&f, now);
-        }
+        let f = Frame::Text(TextFrame::Text {
+            ttl: 0,
+            origin: host,
+            text,
+        });
+        self.send_text_peers(&f, now);
     }
 
     /// Queues `f` for every established peer whose hello set TEXT.
@@ -178,8 +177,9 @@ impl Node {
                 false
             }
         };
-        // An announced host was announced to every peer already.
-        if announce && how != Learned::Announced {
+        // A newly proven host is announced to every peer, whoever told us:
+        // the announcement floods the overlay once (a known host stops it).
+        if announce {
             self.announce_text_host(addr, now);
         }
         self.arm_text_expiry();
@@ -211,7 +211,7 @@ impl Node {
     pub(super) fn on_text_frame(&mut self, f: TextFrame<'_>, now: Instant) {
         match f {
             TextFrame::Text { origin, text, .. } => {
-                self.text_arrived(text::canonical(origin), text, false, now);
+                self.text_arrived(text::canonical(origin), text, now);
             }
             TextFrame::TextHost { addr, .. } => {
                 self.learn_text_host(addr, Learned::Announced, now);

@@ -58,11 +58,13 @@ impl Node {
             return;
         }
         let victim = others[self.rng.usize(..others.len())];
-        if let Some(addr) = self.peers.addr_of(victim) {
-            self.book.demote(addr);
-        }
-        self.send_frame(victim, &Frame::Goodbye(GoodbyeReason::Replaced), now);
-        self.close(victim, now, Reason::Replaced);
+        let Some(addr) = self.peers.addr_of(victim) else {
+            return;
+        };
+        self.book.demote(addr);
+        self.retire(victim, GoodbyeReason::Replaced, now);
+        let at = self.elapsed(now);
+        self.out.disconnected(at, addr, Reason::Replaced);
     }
 
     /// We are `peer`'s contact: its join walks start at every other peer.

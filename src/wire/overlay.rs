@@ -205,7 +205,7 @@ pub fn decode_overlay_body(ty: u8, body: &[u8], len: u32) -> Result<Overlay<'_>,
             }
         }
         T_IHAVE => {
-            if body.len() % IHAVE_ENTRY != 0 || body.len() > MAX_IHAVE * IHAVE_ENTRY {
+            if !body.len().is_multiple_of(IHAVE_ENTRY) || body.len() > MAX_IHAVE * IHAVE_ENTRY {
                 return Err(bad_len);
             }
             Overlay::IHave(Announced(body))
@@ -302,7 +302,7 @@ mod tests {
         let id = MsgId { origin: 1, seq: 2 };
         encode_gossip(&mut out, id, 0, a("1.2.3.4:5"), b"xyz");
         assert_eq!(out.len(), GOSSIP_OVERHEAD_V4 + 3);
-        assert!(GOSSIP_OVERHEAD_V4 <= 32);
+        const { assert!(GOSSIP_OVERHEAD_V4 <= 32) };
         assert_eq!(&out[..5], &[0, 0, 0, 24, T_GOSSIP]);
     }
 

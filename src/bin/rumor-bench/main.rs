@@ -12,7 +12,7 @@
 //! freely. Every wait in it is bounded in time.
 //!
 //! One file per measure (`idle`, `memory`, `join`, `throughput`,
-//! `latency`, `overhead`), with `loopback` for the plain-TCP references,
+//! `latency`, `overhead`, `keyed`, `scale`), with `loopback` for the plain-TCP references,
 //! `procs` for starting and stopping nodes, `report` for the table and the
 //! JSON and `stats` for medians. What the bench shares with the tests
 //! (collecting a node's lines, `/proc` figures, the raw peer) is in
@@ -27,6 +27,7 @@ mod memory;
 mod overhead;
 mod procs;
 mod report;
+mod scale;
 mod stats;
 mod throughput;
 
@@ -39,6 +40,7 @@ use report::{Row, Target, load_avg, machine, print_json, print_table};
 
 const USAGE: &str = "\
 usage: rumor-bench [--quick] [--json] [--runs N] [--only SECTION,...] [--verbose]
+                   [--scale-nodes N,...] [--scale-lines K] [--max-peers N]
 
 Starts real rumor processes on 127.0.0.1 and prints a Markdown table (or
 JSON with --json) of their footprint, join time, throughput, latency and
@@ -48,7 +50,11 @@ wire overhead, beside plain loopback TCP doing the same work.
   --json      print JSON instead of the table
   --runs N    runs per measurement (medians are reported; default 5, quick 2)
   --only S    sections to run: idle, memory, join, throughput, latency, overhead,
-              keyed (the same figures with a network key, and handshakes/s)
+              keyed (the same figures with a network key, and handshakes/s),
+              scale (N nodes joining through one; a line reaching all)
+  --scale-nodes N,...  node counts for scale (default 100, quick 30)
+  --scale-lines K      lines typed per scale swarm (default 10, quick 4)
+  --max-peers N        passed to every node of scale
   --verbose   let the nodes' stderr through";
 
 const SECTIONS: &[&str] = &[
@@ -59,6 +65,7 @@ const SECTIONS: &[&str] = &[
     "latency",
     "overhead",
     "keyed",
+    "scale",
 ];
 
 /// Payload size of the small messages.
@@ -72,6 +79,9 @@ pub struct Opts {
     pub runs: usize,
     only: Vec<String>,
     verbose: bool,
+    pub scale_nodes: Vec<usize>,
+    pub scale_lines: Option<usize>,
+    pub max_peers: Option<usize>,
 }
 
 impl Opts {
@@ -82,6 +92,9 @@ impl Opts {
             runs: 0,
             only: Vec::new(),
             verbose: false,
+            scale_nodes: Vec::new(),
+            scale_lines: None,
+            max_peers: None,
         };
         let mut args = std::env::args().skip(1);
         while let Some(a) = args.next() {
@@ -105,6 +118,27 @@ impl Opts {
                         }
                         o.only.push(name.to_string());
                     }
+                }
+                "--scale-nodes" => {
+                    let s = args.next().ok_or("--scale-nodes needs node counts")?;
+                    for n in s.split(',') {
+                        let n = n
+                            .parse()
+                            .ok()
+                            .filter(|n| (2..=100_000).contains(n))
+                            .ok_or("--scale-nodes takes counts of 2 to 100,000")?;
+                        o.scale_nodes.push(n);
+                    }
+                }
+                "--scale-lines" => {
+                    let k = args.next().ok_or("--scale-lines needs a number")?;
+                    let k = k.parse().ok().filter(|k| (1..=1000).contains(k));
+                    o.scale_lines = Some(k.ok_or("--scale-lines takes 1 to 1,000")?);
+                }
+                "--max-peers" => {
+                    let m = args.next().ok_or("--max-peers needs a number")?;
+                    let m = m.parse().ok().filter(|&m| m >= 1);
+                    o.max_peers = Some(m.ok_or("--max-peers takes a number of at least 1")?);
                 }
                 "-h" | "--help" => {
                     println!("{USAGE}");
@@ -187,7 +221,7 @@ fn main() {
     let load0 = load_avg();
     let mut rows = Vec::new();
     type Section = fn(&Env, &Opts, &mut Vec<Row>);
-    let sections: [(&str, Section); 7] = [
+    let sections: [(&str, Section); 8] = [
         ("idle", idle::idle),
         ("memory", memory::memory),
         ("join", join::join),
@@ -195,6 +229,7 @@ fn main() {
         ("latency", latency::latency),
         ("overhead", overhead::overhead),
         ("keyed", keyed::keyed),
+        ("scale", scale::scale),
     ];
     for (name, f) in sections {
         if o.wants(name) {

@@ -1,23 +1,48 @@
 //! An in-memory network that drives many [`Node`]s on a virtual clock.
 //!
 //! No sockets and no real time: connections are pairs of [`ConnId`]s, bytes
-//! travel with a fixed latency, and the clock jumps straight to the next
-//! event or timer. Given the same seed, a run is the same every time. Tests
-//! use it to check joins, meshes, delivery and failures deterministically.
+//! travel with a latency ([`Latency`]: fixed, or drawn per link) and maybe
+//! a loss ([`Loss`]), and the clock jumps straight to the next event or
+//! timer. Given the same seed, a run is the same every time. Tests use it
+//! to check joins, meshes, delivery and failures deterministically;
+//! `rumor-sim` runs scripted scenarios at up to 100,000 nodes with it
+//! ([`scenario`], [`run`], docs/SIMULATOR.md).
 //!
 //! Partitions: [`Sim::partition`] cuts the network between groups of nodes
 //! like a failed switch, silently: bytes between a cut pair are dropped (a
 //! FIN included), and a dial across the cut is never answered, so the
 //! dialer's own handshake deadline ends it. [`Sim::heal`] joins it again.
+//!
+//! Lean mode ([`Sim::lean`]): nodes keep no lines; a [`Tally`] counts the
+//! deliveries of scenario messages instead.
+//!
+//! Parts: the event and timer queues (`queue`), links, latency, loss and
+//! cuts (`net`), the driver the nodes' outputs go through (`driver`), the
+//! delivery tables ([`tally`]).
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+mod driver;
+mod net;
+mod queue;
+pub mod run;
+pub mod scenario;
+pub mod tally;
+
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use crate::capture::{Capture, Out};
-use crate::node::{Config, ConnId, Level, Node, Reason};
+use crate::node::{Config, ConnId, Node, Reason};
+use driver::{Lines, Pool, SimDriver};
+use net::Net;
+pub use net::{Latency, Loss, Traffic};
+use queue::{Event, Queue};
+pub use run::{Report, run_scenario};
+pub use scenario::Scenario;
+pub use tally::Tally;
+
+/// The simulator's timer wheels: 256 slots (6 KB) instead of the real
+/// node's 4,096 (98 KB); timers are as exact (`crate::wheel`).
+pub const WHEEL_SLOTS: usize = 256;
 
 /// One simulated node and what it printed.
 #[derive(Debug)]
@@ -27,7 +52,7 @@ pub struct SimNode {
     /// False once killed: it neither sends nor receives, and its peers are
     /// not told (like a frozen process or a pulled cable).
     pub up: bool,
-    /// stdout lines, without the timestamp.
+    /// stdout lines, without the timestamp (none in lean mode).
     pub log: Vec<String>,
     /// stderr lines at the default level (no `-v`), without `rumor: `.
     pub diag: Vec<String>,
@@ -40,22 +65,13 @@ pub struct SimNode {
     stdin_eof: bool,
 }
 
-#[derive(Debug)]
-enum Event {
-    Connect {
-        from: usize,
-        conn: ConnId,
-        addr: SocketAddr,
-    },
-    Deliver {
-        to: usize,
-        conn: ConnId,
-        bytes: Vec<u8>,
-    },
-    Eof {
-        to: usize,
-        conn: ConnId,
-    },
+/// How node indices become addresses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Addressing {
+    /// `127.0.0.1:9000+i` ([`Sim::addr_of`]): at most 56,535 nodes.
+    Loopback,
+    /// `10.x.y.z:9000` ([`Sim::wide_addr_of`]): up to 16 million.
+    Wide,
 }
 
 /// The simulated network.
@@ -63,20 +79,23 @@ enum Event {
 pub struct Sim {
     pub now: Instant,
     pub nodes: Vec<SimNode>,
-    pub latency: Duration,
     /// Batches of bytes delivered so far (one per `Send`).
     pub deliveries: u64,
-    links: HashMap<(usize, ConnId), (usize, ConnId)>,
-    events: BinaryHeap<Reverse<(Instant, u64, usize)>>,
-    pending: HashMap<usize, Event>,
-    seq: u64,
-    rng: fastrand::Rng,
-    /// Node pairs (smaller index first) that cannot reach each other.
-    cut: HashSet<(usize, usize)>,
     /// Bytes dropped at a cut, in batches.
     pub dropped: u64,
     /// Dials started by any node.
     pub dials: u64,
+    /// Lean mode: with a tally, deliveries are counted here, and nodes keep
+    /// no lines (see [`Sim::lean`]).
+    pub tally: Option<Tally>,
+    pub addressing: Addressing,
+    keep_lines: bool,
+    net: Net,
+    queue: Queue,
+    rng: fastrand::Rng,
+    pool: Pool,
+    written: Vec<(ConnId, usize)>,
+    due: Vec<u32>,
 }
 
 impl Sim {
@@ -86,37 +105,80 @@ impl Sim {
         Sim {
             now: start,
             nodes: Vec::new(),
-            latency: Duration::from_micros(200),
             deliveries: 0,
-            links: HashMap::new(),
-            events: BinaryHeap::new(),
-            pending: HashMap::new(),
-            seq: 0,
-            rng: fastrand::Rng::with_seed(seed),
-            cut: HashSet::new(),
             dropped: 0,
             dials: 0,
+            tally: None,
+            addressing: Addressing::Loopback,
+            keep_lines: true,
+            net: Net::new(seed),
+            queue: Queue::default(),
+            rng: fastrand::Rng::with_seed(seed),
+            pool: Pool::default(),
+            written: Vec::new(),
+            due: Vec::new(),
         }
     }
 
-    /// The address node `i` listens on.
+    /// Lean mode, for scale: nodes keep no lines, wide addresses, and
+    /// deliveries of [`Tally::send`] messages are counted in [`Sim::tally`].
+    pub fn lean(mut self) -> Self {
+        self.keep_lines = false;
+        self.addressing = Addressing::Wide;
+        self.tally = Some(Tally::default());
+        self
+    }
+
+    /// Sets every link's delay (the default: a fixed 200 µs one way).
+    pub fn set_latency(&mut self, l: Latency) {
+        self.net.latency = l;
+    }
+
+    /// Sets the loss on every link (the default: none).
+    pub fn set_loss(&mut self, l: Loss) {
+        self.net.loss = l;
+    }
+
+    /// Bytes, batches and frames sent over links so far.
+    pub fn traffic(&self) -> Traffic {
+        self.net.traffic
+    }
+
+    /// Network events in flight.
+    pub fn in_flight(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// The address node `i` listens on, with [`Addressing::Loopback`].
     pub fn addr_of(i: usize) -> SocketAddr {
         SocketAddr::from((Ipv4Addr::LOCALHOST, 9000 + i as u16))
     }
 
+    /// The address node `i` listens on, with [`Addressing::Wide`]:
+    /// `10.0.0.1:9000` for node 0, counting up.
+    pub fn wide_addr_of(i: usize) -> SocketAddr {
+        let n = i as u32 + 1;
+        SocketAddr::from((Ipv4Addr::from(0x0a00_0000 | (n & 0x00ff_ffff)), 9000))
+    }
+
+    /// The address of node `i` under this network's addressing.
+    pub fn addr(&self, i: usize) -> SocketAddr {
+        match self.addressing {
+            Addressing::Loopback => Self::addr_of(i),
+            Addressing::Wide => Self::wide_addr_of(i),
+        }
+    }
+
     /// Adds and starts a node; `tune` may change its config first.
     pub fn add(&mut self, bootstrap: &[usize], tune: impl FnOnce(&mut Config)) -> usize {
-        let i = self.nodes.len();
-        let addr = Self::addr_of(i);
-        self.add_at(
-            addr,
-            bootstrap.iter().map(|&b| Self::addr_of(b)).collect(),
-            tune,
-        )
+        let addr = self.addr(self.nodes.len());
+        let boots = bootstrap.iter().map(|&b| self.addr(b)).collect();
+        self.add_at(addr, boots, tune)
     }
 
     /// Adds and starts a node listening on `addr` (which may be a dead
-    /// node's, to model a restart).
+    /// node's, to model a restart). Its wheel has [`WHEEL_SLOTS`] slots
+    /// unless `tune` says otherwise.
     pub fn add_at(
         &mut self,
         addr: SocketAddr,
@@ -125,8 +187,11 @@ impl Sim {
     ) -> usize {
         let mut cfg = Config::new(addr);
         cfg.bootstrap = bootstrap;
+        cfg.wheel_slots = WHEEL_SLOTS;
         tune(&mut cfg);
         let node = Node::new(cfg, self.rng.u64(..), self.now);
+        let i = self.nodes.len();
+        self.net.add_node(i, addr);
         self.nodes.push(SimNode {
             node,
             addr,
@@ -137,7 +202,6 @@ impl Sim {
             stdin: Vec::new(),
             stdin_eof: false,
         });
-        let i = self.nodes.len() - 1;
         self.nodes[i].node.handle_start(self.now);
         self.flush(i);
         i
@@ -147,37 +211,29 @@ impl Sim {
     /// one group to another until [`Sim::heal`]. Nodes in no group keep
     /// their links (a node may be cut off alone with `&[&[i], ...]`).
     pub fn partition(&mut self, groups: &[&[usize]]) {
-        for (g, a) in groups.iter().enumerate() {
-            for b in &groups[g + 1..] {
-                for &x in a.iter() {
-                    for &y in b.iter() {
-                        self.cut.insert((x.min(y), x.max(y)));
-                    }
-                }
-            }
-        }
+        self.net.partition(self.nodes.len(), groups);
     }
 
     /// Cuts node `i` off from every other node.
     pub fn isolate(&mut self, i: usize) {
-        for j in (0..self.nodes.len()).filter(|&j| j != i) {
-            self.cut.insert((i.min(j), i.max(j)));
-        }
+        let rest: Vec<usize> = (0..self.nodes.len()).filter(|&j| j != i).collect();
+        self.partition(&[&[i], &rest]);
     }
 
     /// Ends every partition.
     pub fn heal(&mut self) {
-        self.cut.clear();
+        self.net.heal();
     }
 
     /// Whether `a` and `b` are on two sides of a cut.
     pub fn is_cut(&self, a: usize, b: usize) -> bool {
-        self.cut.contains(&(a.min(b), a.max(b)))
+        self.net.is_cut(a, b)
     }
 
     /// Kills node `i` silently: its peers are not told.
     pub fn kill(&mut self, i: usize) {
         self.nodes[i].up = false;
+        self.queue.arm(i, None);
     }
 
     /// Types a line on node `i`'s stdin.
@@ -218,81 +274,44 @@ impl Sim {
         let now = self.now;
         self.nodes[i].node.handle_shutdown(now);
         self.flush(i);
-        self.nodes[i].up = false;
+        self.kill(i);
     }
 
-    fn push(&mut self, at: Instant, ev: Event) {
-        self.seq += 1;
-        self.pending.insert(self.seq as usize, ev);
-        self.events.push(Reverse((at, self.seq, self.seq as usize)));
-    }
-
-    /// Carries out everything node `i` asked for.
-    fn flush(&mut self, i: usize) {
-        let at = self.now + self.latency;
-        let outs = Capture::of(&mut self.nodes[i].node);
-        for out in outs {
-            match out {
-                Out::Send(conn, bytes) => {
-                    let n = bytes.len();
-                    if let Some(&(to, their)) = self.links.get(&(i, conn)) {
-                        if self.is_cut(i, to) {
-                            self.dropped += 1;
-                            self.nodes[i].node.handle_written(conn, n);
-                            continue;
-                        }
-                        self.push(
-                            at,
-                            Event::Deliver {
-                                to,
-                                conn: their,
-                                bytes,
-                            },
-                        );
-                    }
-                    self.nodes[i].node.handle_written(conn, n);
-                }
-                Out::Dial(conn, addr) => {
-                    self.dials += 1;
-                    self.push(
-                        at,
-                        Event::Connect {
-                            from: i,
-                            conn,
-                            addr,
-                        },
-                    )
-                }
-                Out::Close(conn) => {
-                    if let Some((to, their)) = self.links.remove(&(i, conn)) {
-                        self.links.remove(&(to, their));
-                        if !self.is_cut(i, to) {
-                            self.push(at, Event::Eof { to, conn: their });
-                        }
-                    }
-                }
-                Out::Log(line) => self.nodes[i].log.push(line),
-                // What stderr shows by default (no -v).
-                Out::Diag(kind, text) if kind.level() <= Level::Notice => {
-                    self.nodes[i].diag.push(text)
-                }
-                Out::Diag(..) => {}
-            }
+    /// Carries out everything node `i` asked for, and notes its next
+    /// timer. Call it after handing `sim.nodes[i].node` an input directly.
+    pub fn flush(&mut self, i: usize) {
+        let mut written = std::mem::take(&mut self.written);
+        written.clear();
+        let n = &mut self.nodes[i];
+        let lines = self.keep_lines.then_some(Lines {
+            log: &mut n.log,
+            diag: &mut n.diag,
+        });
+        n.node.drain(&mut SimDriver {
+            i,
+            now: self.now,
+            net: &mut self.net,
+            queue: &mut self.queue,
+            pool: &mut self.pool,
+            dials: &mut self.dials,
+            dropped: &mut self.dropped,
+            written: &mut written,
+            lines,
+            tally: self.tally.as_mut(),
+        });
+        for &(conn, len) in &written {
+            n.node.handle_written(conn, len);
         }
+        self.written = written;
         if self.read_stdin(i) {
             self.flush(i);
         }
+        let n = &self.nodes[i];
+        self.queue.arm(i, n.node.poll_timeout().filter(|_| n.up));
     }
 
-    fn next_time(&self) -> Option<Instant> {
-        let ev = self.events.peek().map(|Reverse((t, _, _))| *t);
-        let timers = self
-            .nodes
-            .iter()
-            .filter(|n| n.up)
-            .filter_map(|n| n.node.poll_timeout())
-            .min();
-        match (ev, timers) {
+    fn next_time(&mut self) -> Option<Instant> {
+        match (self.queue.next_event(), self.queue.next_timer()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -305,21 +324,20 @@ impl Sim {
         };
         self.now = self.now.max(t);
         let now = self.now;
-        if let Some(&Reverse((et, _, key))) = self.events.peek()
-            && et <= now
-        {
-            self.events.pop();
-            if let Some(ev) = self.pending.remove(&key) {
-                self.apply(ev);
-            }
+        if let Some(ev) = self.queue.pop_due(now) {
+            self.apply(ev);
             return true;
         }
-        for i in 0..self.nodes.len() {
+        let mut due = std::mem::take(&mut self.due);
+        self.queue.take_due(now, &mut due);
+        for &i in &due {
+            let i = i as usize;
             if self.nodes[i].up && self.nodes[i].node.poll_timeout().is_some_and(|d| d <= now) {
                 self.nodes[i].node.handle_timeout(now);
-                self.flush(i);
             }
+            self.flush(i);
         }
+        self.due = due;
         true
     }
 
@@ -327,10 +345,11 @@ impl Sim {
         let now = self.now;
         match ev {
             Event::Connect { from, conn, addr } => {
+                let from = from as usize;
                 if !self.nodes[from].up {
                     return;
                 }
-                let target = self.nodes.iter().rposition(|n| n.up && n.addr == addr);
+                let target = self.net.node_at(addr, |t| self.nodes[t].up);
                 if target.is_some_and(|t| self.is_cut(from, t)) {
                     // Never answered: the dialer's deadline ends it.
                     return;
@@ -347,8 +366,7 @@ impl Sim {
                 });
                 match accepted {
                     Some((t, their)) => {
-                        self.links.insert((from, conn), (t, their));
-                        self.links.insert((t, their), (from, conn));
+                        self.net.link((from, conn), (t, their), now);
                         let seed = entropy(&mut self.rng);
                         let node = &mut self.nodes[from].node;
                         if node.needs_entropy() {
@@ -370,32 +388,29 @@ impl Sim {
                 self.flush(from);
             }
             Event::Deliver { to, conn, bytes } => {
+                let to = to as usize;
                 self.deliveries += 1;
-                if !self.nodes[to].up {
-                    return;
+                if self.nodes[to].up {
+                    // A connection the node closed reports its Close as it
+                    // drains, which ends the link.
+                    self.nodes[to].node.handle_read(conn, &bytes, now);
+                    self.flush(to);
                 }
-                // A connection the node closed reports its Close as it
-                // drains, which ends the link.
-                self.nodes[to].node.handle_read(conn, &bytes, now);
-                self.flush(to);
+                self.pool.give(bytes);
             }
             Event::Eof { to, conn } => {
+                let to = to as usize;
                 if !self.nodes[to].up {
                     return;
                 }
                 self.nodes[to].node.handle_closed(conn, Reason::Eof, now);
-                self.drop_link(to, conn);
+                if let Some((peer, their, at)) = self.net.unlink(to, conn, now)
+                    && !self.is_cut(to, peer)
+                {
+                    let to = peer as u32;
+                    self.queue.push(at, Event::Eof { to, conn: their });
+                }
                 self.flush(to);
-            }
-        }
-    }
-
-    fn drop_link(&mut self, i: usize, conn: ConnId) {
-        if let Some((to, their)) = self.links.remove(&(i, conn)) {
-            self.links.remove(&(to, their));
-            if !self.is_cut(i, to) {
-                let at = self.now + self.latency;
-                self.push(at, Event::Eof { to, conn: their });
             }
         }
     }

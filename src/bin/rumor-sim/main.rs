@@ -1,0 +1,139 @@
+//! `rumor-sim`: runs scenarios of many real rumor cores on a simulated
+//! network and prints one row of figures per scenario (docs/SIMULATOR.md).
+//!
+//! `cargo run --release --bin rumor-sim -- FILE [--seed S] [--only NAME] [--stable]`
+//!
+//! The rows are the same for the same seed, byte for byte; the columns after
+//! them (wall time and memory, which depend on the machine) are left out
+//! with `--stable`.
+
+mod heap;
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use rumor::harness::proc;
+use rumor::sim::{Report, Sim, run::run_scenario_with, scenario};
+
+#[global_allocator]
+static ALLOC: heap::Counting = heap::Counting;
+
+const USAGE: &str = "\
+usage: rumor-sim FILE [--seed S] [--only NAME[,NAME...]] [--stable]
+
+Runs the scenarios of FILE (docs/SIMULATOR.md) on a simulated network of
+real rumor cores and prints one row per scenario.
+
+  --seed S    seed of every scenario (default: each scenario's, else 1)
+  --only N    run only the scenarios named (comma-separated)
+  --stable    leave out wall time and memory: the output is then the same
+              for the same seed, byte for byte";
+
+/// The machine-dependent columns.
+const MACHINE: &str = "    wall  peak-MiB  KB/node  heap-KB/node";
+
+struct Args {
+    file: String,
+    seed: Option<u64>,
+    only: Option<Vec<String>>,
+    stable: bool,
+}
+
+fn args() -> Result<Args, String> {
+    let mut it = std::env::args().skip(1);
+    let (mut file, mut seed, mut only, mut stable) = (None, None, None, false);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--seed" => {
+                let v = it.next().ok_or("--seed needs a number")?;
+                seed = Some(v.parse().map_err(|_| format!("bad seed {v:?}"))?);
+            }
+            "--only" => {
+                let v = it.next().ok_or("--only needs a scenario name")?;
+                only = Some(v.split(',').map(str::to_string).collect());
+            }
+            "--stable" => stable = true,
+            "-h" | "--help" => return Err(String::new()),
+            _ if a.starts_with('-') => return Err(format!("unknown option {a}")),
+            _ if file.is_none() => file = Some(a),
+            _ => return Err(format!("unexpected argument {a:?}")),
+        }
+    }
+    let file = file.ok_or("no scenario file")?;
+    Ok(Args {
+        file,
+        seed,
+        only,
+        stable,
+    })
+}
+
+fn main() -> ExitCode {
+    let a = match args() {
+        Ok(a) => a,
+        Err(e) if e.is_empty() => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("rumor-sim: {e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let text = match std::fs::read_to_string(&a.file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("rumor-sim: cannot read {}: {e}", a.file);
+            return ExitCode::from(2);
+        }
+    };
+    let mut all = match scenario::parse(&text) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("rumor-sim: {}:{}: {}", a.file, e.line, e.msg);
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(only) = &a.only {
+        if let Some(n) = only.iter().find(|n| !all.iter().any(|s| &s.name == *n)) {
+            eprintln!("rumor-sim: {}: no scenario named {n:?}", a.file);
+            return ExitCode::from(2);
+        }
+        all.retain(|s| only.contains(&s.name));
+    }
+    println!("{}{}", Report::HEADER, if a.stable { "" } else { MACHINE });
+    for mut sc in all {
+        if let Some(s) = a.seed {
+            sc.seed = s;
+        }
+        let (row, machine) = measured(&sc);
+        println!("{row}{}", if a.stable { String::new() } else { machine });
+    }
+    ExitCode::SUCCESS
+}
+
+/// Runs one scenario: its row, and its wall time and memory.
+fn measured(sc: &scenario::Scenario) -> (String, String) {
+    let pid = std::process::id() as i32;
+    // Writing 5 resets the peak resident size (VmHWM) to the current one.
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let rss_before = proc::rss_kib(pid).unwrap_or(0);
+    let heap_before = heap::live();
+    let mut idle_heap = 0;
+    let started = Instant::now();
+    let report = run_scenario_with(sc, std::time::Instant::now(), |sim: &Sim| {
+        let live = sim.nodes.iter().filter(|n| n.up).count().max(1);
+        idle_heap = heap::live().saturating_sub(heap_before) / live;
+    });
+    let wall = started.elapsed();
+    let peak = proc::peak_kib(pid).unwrap_or(0);
+    let per_node = peak.saturating_sub(rss_before) as f64 / sc.nodes as f64;
+    let machine = format!(
+        " {:>7.1}s {:>9.1} {:>8.1} {:>13.1}",
+        wall.as_secs_f64(),
+        peak as f64 / 1024.0,
+        per_node,
+        idle_heap as f64 / 1024.0,
+    );
+    (report.row(), machine)
+}
