@@ -5,7 +5,8 @@
 //! origin id and its seq, so a printed line names the message it is (the
 //! driver keeps other texts from starting with the tag). The checks:
 //! - a printed GOSSIP message is one a peer sent: the same id, with the
-//!   same text, origin address and hop count as one of its copies;
+//!   same text, origin address and hop count as one of its copies (an
+//!   unspecified origin address is named by the relay's IP, same port);
 //! - never a message of the node's own id;
 //! - per origin, the printed seqs are strictly increasing (so each id is
 //!   printed once) for as long as the node remembers the origin: the node
@@ -104,14 +105,15 @@ impl Ledger {
             copies.is_some(),
             "printed {id:?}, which no peer sent (text {text:?})"
         );
-        let copy = Copy {
-            origin: from,
-            hops,
-            payload: text.to_vec(),
+        // An unspecified origin address is named by its relay's IP.
+        let named = |c: &Copy| match c.origin.ip().is_unspecified() {
+            true => c.origin.port() == from.port() && !from.ip().is_unspecified(),
+            false => c.origin == from,
         };
+        let matches = |c: &Copy| named(c) && c.hops == hops && c.payload == text;
         assert!(
-            copies.is_some_and(|c| c.contains(&copy)),
-            "printed {id:?} as {copy:?}, not as any copy sent: {copies:?}"
+            copies.is_some_and(|c| c.iter().any(matches)),
+            "printed {id:?} from {from} at {hops} hops, not as any copy sent: {copies:?}"
         );
         if let Some(&last) = self.last.get(&id.origin) {
             assert!(
