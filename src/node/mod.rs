@@ -279,6 +279,18 @@ impl Node {
         self.conns.get(conn).map(|c| c.inbound.buffered())
     }
 
+    /// The broadcast tree, read-only: its table sizes, links and counters
+    /// (for tests and the fuzz target's invariants).
+    pub fn tree(&self) -> &plumtree::Plumtree<SocketAddr> {
+        &self.tree
+    }
+
+    /// The per-origin order and seen table, read-only: its sizes and
+    /// counters, and whether an id was seen (for tests and the fuzz target).
+    pub fn order(&self) -> &order::Sequencer {
+        &self.order
+    }
+
     /// Whether the driver should read more of stdin: false while a peer's
     /// queue is over half full, so a fast stdin waits instead of losing
     /// lines; nor while a node started with bootstrap peers is still
