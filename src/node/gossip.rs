@@ -217,17 +217,17 @@ impl Node {
                         let bytes = self
                             .out
                             .encode(|tx| overlay::encode_ihave(tx, entries.iter().copied()));
-                        self.enqueue(c, bytes, Cargo::Control, now);
+                        self.enqueue(c, bytes, Cargo::Message, now);
                     }
                 }
                 Action::Graft { to, id } => {
                     if let Some(c) = self.peers.conn_of(to) {
-                        self.send_frame(c, &Frame::Overlay(Overlay::Graft(id)), now);
+                        self.send_overlay(c, &Frame::Overlay(Overlay::Graft(id)), now);
                     }
                 }
                 Action::Prune { to } => {
                     if let Some(c) = self.peers.conn_of(to) {
-                        self.send_frame(c, &Frame::Overlay(Overlay::Prune), now);
+                        self.send_overlay(c, &Frame::Overlay(Overlay::Prune), now);
                     }
                 }
             }

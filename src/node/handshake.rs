@@ -116,6 +116,9 @@ pub struct Arrival {
     pub existing: Option<Existing>,
     /// The active view is full.
     pub at_peer_cap: bool,
+    /// Another established peer, with another node id, listens at
+    /// `listen` already.
+    pub addr_taken: bool,
 }
 
 /// What to do with a hello.
@@ -139,6 +142,10 @@ pub enum Verdict {
     },
     /// A low-priority neighbor request (or a reply) with a full active view.
     Full,
+    /// Another node is a peer under this listening address: peers are
+    /// known by it, so the older one stays (a restarted node is taken once
+    /// its old connection times out).
+    AddrTaken,
     Accept,
 }
 
@@ -168,6 +175,9 @@ pub fn judge(h: &Hello, a: &Arrival) -> Verdict {
             keep_new: dialer(a.dir) <= dialer(e.dir),
         };
     }
+    if a.addr_taken {
+        return Verdict::AddrTaken;
+    }
     // Our own dial was answered: we asked, so the answer is ours to take
     // (the promotion makes room if it must). An inbound one is taken when
     // its intent says so.
@@ -190,6 +200,7 @@ mod tests {
             listen_is_self: false,
             existing: None,
             at_peer_cap: false,
+            addr_taken: false,
         }
     }
 
@@ -252,6 +263,7 @@ mod tests {
                 dir: Direction::Outbound,
             }),
             at_peer_cap: false,
+            addr_taken: false,
         };
         assert_eq!(judge(&forged, &a), Verdict::IdElsewhere(honest));
     }
@@ -290,6 +302,15 @@ mod tests {
         };
         assert_eq!(judge(&low, &ours), Verdict::Accept);
         assert_eq!(judge(&their(5, 7001), &a), Verdict::Accept);
+    }
+
+    #[test]
+    fn a_second_node_under_a_peers_listening_address_is_refused() {
+        let a = Arrival {
+            addr_taken: true,
+            ..arrival(Direction::Inbound)
+        };
+        assert_eq!(judge(&their(5, 7001), &a), Verdict::AddrTaken);
     }
 
     #[test]

@@ -78,6 +78,11 @@ impl Node {
             listen_is_self: self.book.is_self(listen),
             existing,
             at_peer_cap: self.peers.len() >= self.cfg.max_peers,
+            addr_taken: self
+                .peers
+                .conn_of(listen)
+                .and_then(|c| self.conns.get(c)?.peer())
+                .is_some_and(|p| p.id != h.node_id),
         };
         let peer = PeerInfo {
             id: h.node_id,
@@ -165,6 +170,10 @@ impl Node {
                 }
                 true
             }
+            Verdict::AddrTaken => {
+                self.close(id, now, Reason::AddrTaken(listen));
+                false
+            }
             Verdict::Full => {
                 self.diag(
                     now,
@@ -230,7 +239,7 @@ impl Node {
                     })
                 })
                 .collect();
-            self.send_frame(id, &Frame::Peers(others), now);
+            self.send_overlay(id, &Frame::Peers(others), now);
             if inbound && intent == Intent::Join {
                 self.start_walks(id, peer, now);
             }

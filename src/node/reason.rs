@@ -112,6 +112,8 @@ pub enum Reason {
     TextHost,
     /// It speaks this other protocol version (0: it said so by GOODBYE).
     Version(u8),
+    /// Another node is our peer under the listening address it names.
+    AddrTaken(SocketAddr),
     /// Its active view took another peer in our place (GOODBYE
     /// "replaced"), or ours took another in its place: it stays in the
     /// passive view.
@@ -170,6 +172,7 @@ impl Reason {
             Reason::Version(0) => "it speaks another protocol version".into(),
             Reason::Version(v) => format!("it speaks protocol version {v}"),
             Reason::Replaced => "replaced by another peer in the active view".into(),
+            Reason::AddrTaken(a) => format!("another node is connected as {a}"),
         }
     }
 
@@ -182,6 +185,7 @@ impl Reason {
                 | Reason::Unexpected { .. }
                 | Reason::NoPort
                 | Reason::IdElsewhere(_)
+                | Reason::AddrTaken(_)
                 | Reason::Key(_)
                 | Reason::Record(_)
                 | Reason::PeerKeyed
@@ -217,6 +221,7 @@ impl Reason {
             | Reason::Evicted
             | Reason::Full
             | Reason::Replaced
+            | Reason::AddrTaken(_)
             | Reason::IdElsewhere(_)
             | Reason::TextDone => Aftermath::Keep,
             _ if was_peer || outbound => Aftermath::Redial,

@@ -362,6 +362,17 @@ impl Node {
         true
     }
 
+    /// An overlay frame (peer list, shuffle, join walk, IHAVE, GRAFT,
+    /// PRUNE): refused, like a message, by a congested queue, so a peer
+    /// that asks without reading cannot pile up our answers. Each of them
+    /// may be lost: the overlay and the tree repair what one would do.
+    pub(super) fn send_overlay(&mut self, id: ConnId, f: &Frame<'_>, now: Instant) {
+        if self.conns.contains(id) {
+            let bytes = self.out.encode(|tx| f.encode(tx));
+            self.enqueue(id, bytes, Cargo::Message, now);
+        }
+    }
+
     pub(super) fn send_frame(&mut self, id: ConnId, f: &Frame<'_>, now: Instant) {
         if self.conns.contains(id) {
             let bytes = self.out.encode(|tx| f.encode(tx));

@@ -83,13 +83,13 @@ impl Node {
             .filter(|&o| o != newcomer)
             .collect();
         for o in targets {
-            self.enqueue(o, bytes.clone(), super::outbox::Cargo::Control, now);
+            self.enqueue(o, bytes.clone(), super::outbox::Cargo::Message, now);
         }
         let sample = self
             .book
             .sample(self.cfg.shuffle_size, peer.listen, &mut self.rng);
         if !sample.is_empty() {
-            self.send_frame(
+            self.send_overlay(
                 newcomer,
                 &Frame::Overlay(Overlay::ShuffleReply(sample)),
                 now,
@@ -133,7 +133,7 @@ impl Node {
             node_id,
             addr,
         };
-        self.send_frame(next, &Frame::Overlay(walk), now);
+        self.send_overlay(next, &Frame::Overlay(walk), now);
     }
 
     /// Addresses from a welcome, shuffle or shuffle reply go to the
@@ -189,7 +189,7 @@ impl Node {
                     addr: me,
                 });
             }
-            self.send_frame(to, &Frame::Overlay(Overlay::Shuffle(sample)), now);
+            self.send_overlay(to, &Frame::Overlay(Overlay::Shuffle(sample)), now);
         }
         self.fill_view(now);
     }
@@ -200,7 +200,7 @@ impl Node {
         let sample = self
             .book
             .sample(self.cfg.shuffle_size, except, &mut self.rng);
-        self.send_frame(from, &Frame::Overlay(Overlay::ShuffleReply(sample)), now);
+        self.send_overlay(from, &Frame::Overlay(Overlay::ShuffleReply(sample)), now);
         self.learn_entries(entries);
     }
 }
