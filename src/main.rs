@@ -49,6 +49,7 @@ fn main() -> ExitCode {
         },
         key_file: args.key_file.clone(),
     };
+    cfg.diag_level = opts.level;
     cfg.unresolved_bootstraps = args.connect.iter().filter(|p| p.addrs.is_empty()).count();
     match shell::run(cfg, fastrand::u64(..), opts, &args.connect) {
         Ok(shell::Exit::Clean) => ExitCode::SUCCESS,

@@ -46,6 +46,9 @@ pub struct Config {
     pub shuffle_interval: Duration,
     /// Most addresses sent in one shuffle or welcome.
     pub shuffle_size: usize,
+    /// The least important diagnostic the driver shows (`-q`, `-v`): less
+    /// important ones are not even formatted.
+    pub diag_level: super::event::Level,
     /// A gap in one origin's sequence numbers is waited for this long,
     /// then skipped (stderr says so).
     pub gap_wait: Duration,
@@ -130,6 +133,7 @@ impl Config {
             shuffle_size: 8,
             join_settle: Duration::from_millis(500),
             gap_wait: Duration::from_secs(2),
+            diag_level: super::event::Level::Debug,
             max_pending: 64,
             max_known: 1024,
             max_list_take: 1024,

@@ -553,6 +553,9 @@ impl Node {
     }
 
     fn diag(&mut self, now: Instant, kind: DiagKind, args: std::fmt::Arguments<'_>) {
+        if kind.level() > self.cfg.diag_level {
+            return;
+        }
         let at = self.elapsed(now);
         self.out.diag(at, kind, args);
     }

@@ -24,22 +24,45 @@ impl AddrBook {
         max_passive: usize,
         rng: &mut fastrand::Rng,
     ) -> bool {
-        if !self.contains(addr) {
-            let passive: Vec<SocketAddr> = self
-                .known
-                .iter()
-                .filter(|(_, k)| is_passive(k))
-                .map(|(a, _)| *a)
-                .collect();
-            if passive.len() >= max_passive {
-                if passive.is_empty() {
-                    return false;
+        let e = PeerEntry { node_id, addr };
+        self.learn_all_passive(&[e], max_passive, rng) == 1
+    }
+
+    /// [`Self::learn_passive`] for each entry (the passive view is listed
+    /// once for them all); returns how many are kept.
+    pub fn learn_all_passive(
+        &mut self,
+        entries: &[PeerEntry],
+        max_passive: usize,
+        rng: &mut fastrand::Rng,
+    ) -> usize {
+        let mut passive: Option<Vec<SocketAddr>> = None;
+        let mut kept = 0;
+        for e in entries {
+            if !self.contains(e.addr) {
+                let p = passive.get_or_insert_with(|| {
+                    self.known
+                        .iter()
+                        .filter(|(_, k)| is_passive(k))
+                        .map(|(a, _)| *a)
+                        .collect()
+                });
+                if p.len() >= max_passive {
+                    if p.is_empty() {
+                        continue;
+                    }
+                    let victim = p.swap_remove(rng.usize(..p.len()));
+                    self.known.remove(&victim);
                 }
-                let victim = passive[rng.usize(..passive.len())];
-                self.known.remove(&victim);
+                if self.learn(e.addr, e.node_id) {
+                    p.push(e.addr);
+                    kept += 1;
+                }
+            } else if self.learn(e.addr, e.node_id) {
+                kept += 1;
             }
         }
-        self.learn(addr, node_id)
+        kept
     }
 
     /// It replaced us in its active view (or we it): an ordinary passive

@@ -139,12 +139,14 @@ impl Node {
     /// Addresses from a welcome, shuffle or shuffle reply go to the
     /// passive view.
     pub(super) fn learn_entries(&mut self, entries: &[PeerEntry]) {
-        for e in entries.iter().take(self.cfg.max_list_take) {
-            if self.acceptable(e) {
-                self.book
-                    .learn_passive(e.addr, e.node_id, self.cfg.max_passive, &mut self.rng);
-            }
-        }
+        let ok: Vec<PeerEntry> = entries
+            .iter()
+            .take(self.cfg.max_list_take)
+            .filter(|e| self.acceptable(e))
+            .copied()
+            .collect();
+        self.book
+            .learn_all_passive(&ok, self.cfg.max_passive, &mut self.rng);
     }
 
     /// Dials random passive addresses while the active view (with the

@@ -40,9 +40,9 @@ pub use run::{Report, run_scenario};
 pub use scenario::Scenario;
 pub use tally::Tally;
 
-/// The simulator's timer wheels: 256 slots (6 KB) instead of the real
+/// The simulator's timer wheels: 64 slots (1.5 KB) instead of the real
 /// node's 4,096 (98 KB); timers are as exact (`crate::wheel`).
-pub const WHEEL_SLOTS: usize = 256;
+pub const WHEEL_SLOTS: usize = 64;
 
 /// One simulated node and what it printed.
 #[derive(Debug)]
@@ -188,6 +188,8 @@ impl Sim {
         let mut cfg = Config::new(addr);
         cfg.bootstrap = bootstrap;
         cfg.wheel_slots = WHEEL_SLOTS;
+        // The simulator keeps the default level's lines (no `-v`).
+        cfg.diag_level = crate::node::Level::Notice;
         tune(&mut cfg);
         let node = Node::new(cfg, self.rng.u64(..), self.now);
         let i = self.nodes.len();
