@@ -163,3 +163,101 @@ fn a_keyed_simulated_mesh_delivers_and_repeats_exactly() {
         assert!(got >= 8, "{log:?}");
     }
 }
+
+fn ring_of(keys: &[u8]) -> KeyRing {
+    KeyRing::new(keys.iter().map(|&b| Key([b; 32])).collect()).unwrap()
+}
+
+/// Reloads node `i` of `sim` with the ring of `keys` and runs 10 s.
+fn reload(sim: &mut Sim, i: usize, keys: &[u8]) {
+    let now = sim.now;
+    sim.nodes[i].node.handle_rekey(ring_of(keys), now);
+    sim.flush(i);
+    sim.run_for(Duration::from_secs(10));
+}
+
+fn lines_with(lines: &[String], part: &str) -> usize {
+    lines.iter().filter(|l| l.contains(part)).count()
+}
+
+/// The acceptor-side case: `b` dialed `a` under key 1; both move to
+/// [2, 1]; then only `a` drops key 1. Returns whether `a`'s id is the
+/// smaller, after checking that the ends converged on key 2.
+fn acceptor_rekeys(seed: u64) -> bool {
+    let mut sim = Sim::new(seed, Instant::now());
+    for boot in [&[][..], &[0]] {
+        sim.add(boot, |c| {
+            c.key = Some(ring(1));
+            c.period = Some(Duration::from_millis(300));
+        });
+    }
+    assert!(sim.run_until(Duration::from_secs(2), |s| s.full_mesh()));
+    reload(&mut sim, 0, &[2, 1]);
+    reload(&mut sim, 1, &[2, 1]);
+    let received = |sim: &Sim, i: usize| lines_with(&sim.nodes[i].log, "Received message");
+    let before = (received(&sim, 0), received(&sim, 1));
+    // Only the acceptor removes key 1; the dialer does not reload.
+    reload(&mut sim, 0, &[2]);
+    assert_eq!(lines_with(&sim.nodes[0].diag, "; 1 connections"), 1);
+    let smaller = sim.nodes[0].node.id() < sim.nodes[1].node.id();
+    let (a_lost, b_lost) = (
+        lines_with(&sim.nodes[0].log, "Disconnected"),
+        lines_with(&sim.nodes[1].log, "Disconnected"),
+    );
+    if smaller {
+        // Its dial replaced the dialer's session: nobody was lost.
+        assert_eq!((a_lost, b_lost), (0, 0), "{:?}", sim.nodes[0].log);
+    } else {
+        // Only the dialer could replace it; it did not, so the session was
+        // closed once its grace was over, and the dialer came back with
+        // its primary key.
+        assert_eq!((a_lost, b_lost), (1, 1), "{:?}", sim.nodes[0].log);
+        assert_eq!(
+            lines_with(&sim.nodes[0].log, "(made with a key no longer in the key ring)"),
+            1
+        );
+    }
+    assert!(sim.full_mesh(), "{:?}", sim.nodes[0].log);
+    assert!(received(&sim, 0) > before.0 + 10 && received(&sim, 1) > before.1 + 10);
+    // Both ends are on key 2: the dialer dropping key 1 finds nothing stale.
+    reload(&mut sim, 1, &[2]);
+    assert_eq!(
+        lines_with(&sim.nodes[1].diag, "; 0 connections"),
+        2,
+        "smaller {smaller}: {:?} {:?}",
+        sim.nodes[1].diag,
+        sim.nodes[1].log
+    );
+    assert!(sim.full_mesh());
+    smaller
+}
+
+#[test]
+fn an_acceptor_dropping_a_key_replaces_or_closes_the_sessions_made_with_it() {
+    let orders: Vec<bool> = (1..=6).map(acceptor_rekeys).collect();
+    // The seeds cover both orders of the two node ids.
+    assert!(orders.contains(&true) && orders.contains(&false), "{orders:?}");
+}
+
+#[test]
+fn a_removed_key_admits_nothing_after_the_grace_even_with_no_current_key_in_common() {
+    let mut sim = Sim::new(5, Instant::now());
+    for boot in [&[][..], &[0]] {
+        sim.add(boot, |c| {
+            c.key = Some(ring(1));
+            c.period = Some(Duration::from_millis(300));
+        });
+    }
+    assert!(sim.run_until(Duration::from_secs(2), |s| s.full_mesh()));
+    // `a` moves to a key `b` never had: the session under key 1 is closed
+    // at the end of its grace and `b`'s redials are refused.
+    reload(&mut sim, 0, &[3]);
+    assert_eq!(sim.nodes[0].node.peer_count(), 0, "{:?}", sim.nodes[0].log);
+    assert_eq!(sim.nodes[1].node.peer_count(), 0);
+    let closed = "(made with a key no longer in the key ring)";
+    assert_eq!(lines_with(&sim.nodes[0].log, closed), 1);
+    let heard = lines_with(&sim.nodes[0].log, "Received message");
+    sim.run_for(Duration::from_secs(5));
+    assert_eq!(lines_with(&sim.nodes[0].log, "Received message"), heard);
+    assert!(lines_with(&sim.nodes[0].diag, "not in our key ring") > 0);
+}

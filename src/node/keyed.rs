@@ -23,15 +23,16 @@ use std::fmt;
 use std::time::Instant;
 
 use super::Node;
-use super::conn::{Conn, State};
 use super::conns::ConnId;
 use super::event::DiagKind;
-use super::handshake::{Direction, Intent};
+use super::handshake::Direction;
 use super::inbound::Inbound;
 use super::outbox::Cargo;
 use super::reason::Reason;
 use crate::keyring::KeyRing;
 use crate::record::{Handshake, HandshakeError, Session, Step};
+
+mod rekey;
 
 enum Wire {
     Handshake(Box<Handshake>),
@@ -49,6 +50,9 @@ pub struct KeyedConn {
     /// (with raw handshake bytes), and the plaintext they carry.
     cipher_out: usize,
     plain_out: usize,
+    /// Since when its session's key is no longer in the ring (see
+    /// [`rekey`]).
+    stale_since: Option<Instant>,
 }
 
 impl fmt::Debug for KeyedConn {
@@ -72,6 +76,7 @@ impl KeyedConn {
             listed: false,
             cipher_out: 0,
             plain_out: 0,
+            stale_since: None,
         }
     }
 
@@ -123,61 +128,6 @@ impl Node {
     /// Whether the node runs with a network key.
     pub fn keyed(&self) -> bool {
         self.cfg.key.is_some()
-    }
-
-    /// A new key ring (SIGHUP reloaded the key file). New connections use
-    /// its primary key; peers may use any of its keys. A connection we
-    /// dialed whose session was made with a key no longer in the ring is
-    /// dialed again with the primary: the new connection replaces it as a
-    /// duplicate, so the peer is not lost (the peer does the same for the
-    /// connections it dialed).
-    pub fn handle_rekey(&mut self, ring: KeyRing, now: Instant) {
-        if self.cfg.key.is_none() || self.leaving {
-            return;
-        }
-        let stale: Vec<(ConnId, Option<std::net::SocketAddr>)> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| c.key.as_ref().is_some_and(|k| k.key_in(&ring).is_none()))
-            .map(|(id, c)| {
-                (
-                    id,
-                    c.is_outbound()
-                        .then(|| c.peer().map(|p| p.listen))
-                        .flatten(),
-                )
-            })
-            .collect();
-        self.cfg.key = Some(ring);
-        let n = stale.len();
-        self.diag(
-            now,
-            DiagKind::Config,
-            format_args!("key ring reloaded; {n} connections to re-establish with a current key"),
-        );
-        for (id, addr) in stale {
-            match (self.conns.get(id).map(|c| c.state()), addr) {
-                (Some(State::Active), Some(addr)) => self.redial_replacing(addr, now),
-                (Some(State::Active | State::Retiring), None) => {}
-                _ => self.close(id, now, Reason::Rekeyed),
-            }
-        }
-    }
-
-    /// Dials `addr` again though a connection to it stands: the hello
-    /// makes the new one replace the old.
-    fn redial_replacing(&mut self, addr: std::net::SocketAddr, now: Instant) {
-        if self.conns.len() >= self.cfg.conn_cap() {
-            return;
-        }
-        let id = self.conns.insert(Conn::dial(addr, Intent::Forced, now));
-        self.out.dial(id, addr);
-        self.arm(id, now);
-        self.diag(
-            now,
-            DiagKind::Dial,
-            format_args!("dialing {addr} again with the current key"),
-        );
     }
 
     /// With a key, a connection starts with the record handshake instead
@@ -292,8 +242,14 @@ impl Node {
         let Some(c) = self.conns.get_mut(id) else {
             return false;
         };
-        let Some(k) = c.key.as_mut() else {
+        let Some(k) = c.key.as_ref() else {
             return self.read_frames(id, bytes, now);
+        };
+        if k.stale_since.is_some() && self.stale_expired(id, now) {
+            return false;
+        }
+        let Some(k) = self.conns.get_mut(id).and_then(|c| c.key.as_mut()) else {
+            return false;
         };
         let step = match &mut k.wire {
             Wire::Session(s) => {
