@@ -213,7 +213,10 @@ fn acceptor_rekeys(seed: u64) -> bool {
         // its primary key.
         assert_eq!((a_lost, b_lost), (1, 1), "{:?}", sim.nodes[0].log);
         assert_eq!(
-            lines_with(&sim.nodes[0].log, "(made with a key no longer in the key ring)"),
+            lines_with(
+                &sim.nodes[0].log,
+                "(made with a key no longer in the key ring)"
+            ),
             1
         );
     }
@@ -236,7 +239,10 @@ fn acceptor_rekeys(seed: u64) -> bool {
 fn an_acceptor_dropping_a_key_replaces_or_closes_the_sessions_made_with_it() {
     let orders: Vec<bool> = (1..=6).map(acceptor_rekeys).collect();
     // The seeds cover both orders of the two node ids.
-    assert!(orders.contains(&true) && orders.contains(&false), "{orders:?}");
+    assert!(
+        orders.contains(&true) && orders.contains(&false),
+        "{orders:?}"
+    );
 }
 
 #[test]

@@ -11,6 +11,7 @@
 
 #![allow(dead_code, unused_imports)]
 
+pub mod attack;
 pub mod text_host;
 
 use std::collections::HashMap;

@@ -49,7 +49,7 @@ impl Node {
         let me = self.id;
         let mut stale: Vec<(ConnId, Option<SocketAddr>)> = Vec::new();
         for (id, c) in self.conns.iter() {
-            if !c.key.as_ref().is_some_and(|k| k.key_in(&ring).is_none()) {
+            if c.key.as_ref().is_none_or(|k| k.key_in(&ring).is_some()) {
                 continue;
             }
             // Whom to dial again: a peer we dialed, or one that dialed us
