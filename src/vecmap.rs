@@ -54,6 +54,7 @@ impl<K: Ord + Copy, V> VecMap<K, V> {
         match self.find(&k) {
             Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, v)),
             Err(i) => {
+                self.grow();
                 self.entries.insert(i, (k, v));
                 None
             }
@@ -69,11 +70,21 @@ impl<K: Ord + Copy, V> VecMap<K, V> {
         let i = match self.find(&k) {
             Ok(i) => i,
             Err(i) => {
+                self.grow();
                 self.entries.insert(i, (k, make()));
                 i
             }
         };
         &mut self.entries[i].1
+    }
+
+    /// Room for one more, growing by an eighth (at least 4), not by
+    /// doubling: these tables sit near their size for a node's life, and a
+    /// doubled vector would hold up to twice what they use.
+    fn grow(&mut self) {
+        if self.entries.len() == self.entries.capacity() {
+            self.entries.reserve_exact((self.entries.len() / 8).max(4));
+        }
     }
 
     /// Entries in key order.
