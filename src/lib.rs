@@ -23,5 +23,6 @@ pub mod scan;
 pub mod shell;
 pub mod sim;
 pub mod text;
+pub mod vecmap;
 pub mod wheel;
 pub mod wire;

@@ -42,7 +42,7 @@ fn core_files() -> Vec<PathBuf> {
     let mut files = rust_files(&root.join("node"));
     files.extend(rust_files(&root.join("text")));
     files.extend(rust_files(&root.join("wire")));
-    for f in ["wire.rs", "wheel.rs", "scan.rs"] {
+    for f in ["wire.rs", "wheel.rs", "scan.rs", "vecmap.rs"] {
         files.push(root.join(f));
     }
     files.sort();

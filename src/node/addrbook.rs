@@ -7,13 +7,14 @@
 //! an established peer (a *member*) is kept and retried for as long as it
 //! is not connected, by the rule in [`super::heal`].
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::conns::ConnId;
 pub use super::heal::Backoff;
 use super::heal::Standing;
+use crate::vecmap::{VecMap, VecSet};
 use crate::wire::NodeId;
 
 /// One remembered address.
@@ -80,9 +81,9 @@ pub struct AddrBook {
     listen: SocketAddr,
     max_known: usize,
     backoff: Backoff,
-    pub(super) known: BTreeMap<SocketAddr, Known>,
+    pub(super) known: VecMap<SocketAddr, Known>,
     /// Our own address under other names (found by dialing ourselves).
-    own: BTreeSet<SocketAddr>,
+    own: VecSet<SocketAddr>,
     /// Addresses waiting for a free dial slot, oldest first.
     queue: VecDeque<SocketAddr>,
 }
@@ -93,8 +94,8 @@ impl AddrBook {
             listen,
             max_known,
             backoff,
-            known: BTreeMap::new(),
-            own: BTreeSet::new(),
+            known: VecMap::new(),
+            own: VecSet::new(),
             queue: VecDeque::new(),
         }
     }
@@ -122,13 +123,13 @@ impl AddrBook {
 
     /// Whether `addr` is this node's own.
     pub fn is_self(&self, addr: SocketAddr) -> bool {
-        addr == self.listen || self.own.contains(&addr)
+        addr == self.listen || self.own.contains_key(&addr)
     }
 
     /// `addr` turned out to be this node: never dial it again.
     pub fn remember_self(&mut self, addr: SocketAddr) {
         if self.own.len() < self.max_known {
-            self.own.insert(addr);
+            self.own.add(addr);
         }
         self.known.remove(&addr);
     }
@@ -138,7 +139,9 @@ impl AddrBook {
     }
 
     pub fn add_bootstrap(&mut self, addr: SocketAddr) {
-        self.known.entry(addr).or_default().bootstrap = true;
+        self.known
+            .get_or_insert_with(addr, Known::default)
+            .bootstrap = true;
     }
 
     /// Learns `addr` from a peer list. False if it is not kept (no room).
@@ -168,7 +171,7 @@ impl AddrBook {
         if self.known.len() >= self.max_known && !self.known.contains_key(&addr) {
             return;
         }
-        let k = self.known.entry(addr).or_default();
+        let k = self.known.get_or_insert_with(addr, Known::default);
         k.node_id = Some(node_id);
         k.conn = Some(conn);
         k.failures = 0;

@@ -47,12 +47,13 @@ impl AddrBook {
                         .map(|(a, _)| *a)
                         .collect()
                 });
-                if p.len() >= max_passive {
-                    if p.is_empty() {
-                        continue;
-                    }
+                // Demoted members may have put it over: back to the cap.
+                while p.len() >= max_passive && !p.is_empty() {
                     let victim = p.swap_remove(rng.usize(..p.len()));
                     self.known.remove(&victim);
+                }
+                if max_passive == 0 {
+                    continue;
                 }
                 if self.learn(e.addr, e.node_id) {
                     p.push(e.addr);

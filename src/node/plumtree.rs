@@ -34,7 +34,7 @@
 
 mod cache;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fmt::Debug;
 use std::hash::Hash;
 use std::mem::size_of;
@@ -42,6 +42,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use crate::vecmap::{VecMap, VecSet};
 use cache::Cache;
 pub use cache::Cached;
 
@@ -151,12 +152,12 @@ struct Missing<P> {
 #[derive(Debug)]
 pub struct Plumtree<P> {
     cfg: PlumtreeConfig,
-    eager: BTreeSet<P>,
-    lazy: BTreeSet<P>,
+    eager: VecSet<P>,
+    lazy: VecSet<P>,
     cache: Cache,
     missing: HashMap<MsgId, Missing<P>>,
     missing_due: BTreeSet<(Instant, MsgId)>,
-    ihave: BTreeMap<P, VecDeque<(MsgId, u8)>>,
+    ihave: VecMap<P, VecDeque<(MsgId, u8)>>,
     ihave_flush: Option<Instant>,
     counters: Counters,
 }
@@ -166,12 +167,12 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Plumtree<P> {
     pub fn new(cfg: PlumtreeConfig) -> Self {
         Plumtree {
             cfg,
-            eager: BTreeSet::new(),
-            lazy: BTreeSet::new(),
+            eager: VecSet::new(),
+            lazy: VecSet::new(),
             cache: Cache::new(cfg.cache_age, cfg.cache_max_msgs, cfg.cache_max_bytes),
             missing: HashMap::new(),
             missing_due: BTreeSet::new(),
-            ihave: BTreeMap::new(),
+            ihave: VecMap::new(),
             ihave_flush: None,
             counters: Counters::default(),
         }
@@ -179,12 +180,12 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Plumtree<P> {
 
     /// The eager (tree) neighbors, in order.
     pub fn eager(&self) -> impl Iterator<Item = P> + '_ {
-        self.eager.iter().copied()
+        self.eager.keys().copied()
     }
 
     /// The lazy neighbors, in order.
     pub fn lazy(&self) -> impl Iterator<Item = P> + '_ {
-        self.lazy.iter().copied()
+        self.lazy.keys().copied()
     }
 
     /// What happened so far.
@@ -211,7 +212,7 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Plumtree<P> {
     /// lazy).
     pub fn neighbor_up(&mut self, p: P) {
         self.lazy.remove(&p);
-        self.eager.insert(p);
+        self.eager.add(p);
     }
 
     /// `p` left the active view: it is no neighbor, its queued IHAVEs are
@@ -236,19 +237,19 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Plumtree<P> {
     }
 
     fn is_neighbor(&self, p: P) -> bool {
-        self.eager.contains(&p) || self.lazy.contains(&p)
+        self.eager.contains_key(&p) || self.lazy.contains_key(&p)
     }
 
     fn make_eager(&mut self, p: P) {
-        if self.lazy.remove(&p) {
-            self.eager.insert(p);
+        if self.lazy.remove(&p).is_some() {
+            self.eager.add(p);
         }
     }
 
     fn make_lazy(&mut self, p: P) -> bool {
-        let was = self.eager.remove(&p);
+        let was = self.eager.remove(&p).is_some();
         if was {
-            self.lazy.insert(p);
+            self.lazy.add(p);
         }
         was
     }
@@ -264,7 +265,7 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Plumtree<P> {
         out: &mut Vec<Action<P>>,
     ) {
         let payload = self.cache_insert(id, origin_addr, 0, payload, now);
-        for &to in self.eager.iter().chain(self.lazy.iter()) {
+        for &to in self.eager.keys().chain(self.lazy.keys()) {
             out.push(push(to, id, origin_addr, 0, &payload));
         }
     }
@@ -299,10 +300,10 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Plumtree<P> {
         self.make_eager(from);
         let hops = hops.saturating_add(1);
         let payload = self.cache_insert(id, origin_addr, hops, payload, now);
-        for &to in self.eager.iter().filter(|&&p| p != from) {
+        for &to in self.eager.keys().filter(|&&p| p != from) {
             out.push(push(to, id, origin_addr, hops, &payload));
         }
-        let lazy: Vec<P> = self.lazy.iter().copied().filter(|&p| p != from).collect();
+        let lazy: Vec<P> = self.lazy.keys().copied().filter(|&p| p != from).collect();
         for to in lazy {
             self.queue_ihave(to, id, hops, now);
         }
@@ -313,7 +314,7 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Plumtree<P> {
             self.counters.ihave_dropped += 1;
             return;
         }
-        let q = self.ihave.entry(to).or_default();
+        let q = self.ihave.get_or_insert_with(to, VecDeque::new);
         if q.len() >= self.cfg.max_ihave_queue {
             q.pop_front();
             self.counters.ihave_dropped += 1;
@@ -434,7 +435,7 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Plumtree<P> {
         if self.ihave_flush.is_some_and(|t| t <= now) {
             self.ihave_flush = None;
             let batch = self.cfg.max_ihave_batch.max(1);
-            for (to, q) in std::mem::take(&mut self.ihave) {
+            for (to, q) in self.ihave.take() {
                 let q = Vec::from(q);
                 for chunk in q.chunks(batch) {
                     out.push(Action::IHave {

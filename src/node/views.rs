@@ -119,7 +119,8 @@ impl Node {
             .collect();
         let room = self.peers.len() < self.cfg.max_peers;
         if ttl == 0 || room || others.is_empty() {
-            self.book.learn(addr, node_id);
+            self.book
+                .learn_passive(addr, node_id, self.cfg.max_passive, &mut self.rng);
             self.dial_as(addr, Intent::Forced, now);
             return;
         }
