@@ -35,6 +35,7 @@ pub mod handshake;
 pub mod heal;
 pub mod inbound;
 pub mod keyed;
+pub mod keyhash;
 mod leaving;
 pub mod lines;
 pub mod liveness;
@@ -172,7 +173,10 @@ impl Node {
     pub fn new(cfg: Config, seed: u64, now: Instant) -> Self {
         let mut rng = fastrand::Rng::with_seed(seed);
         let id = rng.u64(1..);
-        let texts = texts::Texts::new(&cfg, rng.u64(..));
+        let secret = rng.u64(..);
+        let texts = texts::Texts::new(&cfg, secret);
+        // The tables keyed by ids peers choose hash with a key of their own.
+        let hash_key = secret.rotate_left(23) ^ 0x5851_f42d_4c95_7f2d;
         let backoff = Backoff {
             min: cfg.redial_min,
             max: cfg.redial_max,
@@ -210,9 +214,13 @@ impl Node {
             plain: Vec::new(),
             text_host_noted: false,
             texts,
-            tree: plumtree::Plumtree::new(plumtree::PlumtreeConfig::default()),
+            tree: plumtree::Plumtree::new(plumtree::PlumtreeConfig {
+                hash_key,
+                ..plumtree::PlumtreeConfig::default()
+            }),
             order: order::Sequencer::new(order::OrderConfig {
                 gap_wait: cfg.gap_wait,
+                hash_key,
                 ..order::OrderConfig::default()
             }),
             seq: 0,

@@ -40,6 +40,7 @@ use std::mem::size_of;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use super::keyhash::KeyHash;
 use super::plumtree::MsgId;
 
 /// The sequencer's limits (see the module docs).
@@ -56,6 +57,8 @@ pub struct OrderConfig {
     /// Payload bytes held for all origins; over it the oldest gap is
     /// skipped at once.
     pub max_held_bytes: usize,
+    /// The node's secret for hashing origin ids (`super::keyhash`).
+    pub hash_key: u64,
 }
 
 impl Default for OrderConfig {
@@ -66,6 +69,7 @@ impl Default for OrderConfig {
             origin_idle: Duration::from_secs(600),
             max_held_per_origin: 256,
             max_held_bytes: 4 << 20,
+            hash_key: 0,
         }
     }
 }
@@ -133,7 +137,7 @@ struct Origin {
 #[derive(Debug)]
 pub struct Sequencer {
     cfg: OrderConfig,
-    origins: HashMap<u64, Origin>,
+    origins: HashMap<u64, Origin, KeyHash>,
     by_heard: BTreeSet<(Instant, u64)>,
     gaps: BTreeSet<(Instant, u64)>,
     held_bytes: usize,
@@ -145,7 +149,7 @@ impl Sequencer {
     pub fn new(cfg: OrderConfig) -> Self {
         Sequencer {
             cfg,
-            origins: HashMap::new(),
+            origins: HashMap::with_hasher(KeyHash(cfg.hash_key)),
             by_heard: BTreeSet::new(),
             gaps: BTreeSet::new(),
             held_bytes: 0,
@@ -349,7 +353,7 @@ impl Sequencer {
             self.by_heard.remove(&(origin.heard, o));
         }
         if self.origins.is_empty() {
-            self.origins = HashMap::new();
+            self.origins = HashMap::with_hasher(KeyHash(self.cfg.hash_key));
         }
     }
 

@@ -42,6 +42,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use super::keyhash::KeyHash;
 use crate::vecmap::{VecMap, VecSet};
 use cache::Cache;
 pub use cache::Cached;
@@ -80,6 +81,8 @@ pub struct PlumtreeConfig {
     pub missing_age: Duration,
     /// GRAFTs sent for one id before it is given up.
     pub max_graft_tries: u32,
+    /// The node's secret for hashing message ids (`super::keyhash`).
+    pub hash_key: u64,
 }
 
 impl Default for PlumtreeConfig {
@@ -96,6 +99,7 @@ impl Default for PlumtreeConfig {
             missing_cap: 1024,
             missing_age: Duration::from_secs(5),
             max_graft_tries: 3,
+            hash_key: 0,
         }
     }
 }
@@ -155,7 +159,7 @@ pub struct Plumtree<P> {
     eager: VecSet<P>,
     lazy: VecSet<P>,
     cache: Cache,
-    missing: HashMap<MsgId, Missing<P>>,
+    missing: HashMap<MsgId, Missing<P>, KeyHash>,
     missing_due: BTreeSet<(Instant, MsgId)>,
     ihave: VecMap<P, VecDeque<(MsgId, u8)>>,
     ihave_flush: Option<Instant>,
@@ -169,8 +173,13 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Plumtree<P> {
             cfg,
             eager: VecSet::new(),
             lazy: VecSet::new(),
-            cache: Cache::new(cfg.cache_age, cfg.cache_max_msgs, cfg.cache_max_bytes),
-            missing: HashMap::new(),
+            cache: Cache::new(
+                cfg.cache_age,
+                cfg.cache_max_msgs,
+                cfg.cache_max_bytes,
+                KeyHash(cfg.hash_key),
+            ),
+            missing: HashMap::with_hasher(KeyHash(cfg.hash_key)),
             missing_due: BTreeSet::new(),
             ihave: VecMap::new(),
             ihave_flush: None,

@@ -19,7 +19,8 @@ pub fn join(env: &Env, o: &Opts, rows: &mut Vec<Row>) {
                 continue;
             }
         };
-        let boot = nodes[0].connect_arg();
+        let mut boot = crate::procs::view_for(n);
+        boot.extend(nodes[0].connect_arg());
         let mut joins = Vec::new();
         let mut starts = Vec::new();
         let mut incomplete = 0;

@@ -23,7 +23,8 @@ pub fn memory(env: &Env, o: &Opts, rows: &mut Vec<Row>) {
     let mut per_peer = Vec::new();
     let mut at2 = Vec::new();
     for _ in 0..runs {
-        let a = match env.spawn(&[], Sink::Pipe) {
+        // An active view that holds them all.
+        let a = match env.spawn(&crate::procs::view_for(256), Sink::Pipe) {
             Ok(a) => a,
             Err(e) => return fail("memory", e),
         };

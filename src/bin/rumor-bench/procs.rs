@@ -181,10 +181,18 @@ impl Drop for Proc {
     }
 }
 
+/// `--max-peers` for a node of an `n`-node full mesh that a newcomer
+/// joins: room for every other node and the newcomer (at least the
+/// default 8, so small meshes run as users run them).
+pub fn view_for(n: usize) -> Vec<String> {
+    vec!["--max-peers".into(), n.max(8).to_string()]
+}
+
 /// Builds a full mesh of `n` nodes, each joining through the first.
 pub fn mesh(env: &Env, n: usize, sink: impl Fn(usize) -> Sink) -> io::Result<Vec<Proc>> {
-    let first = env.spawn(&[], sink(0))?;
-    let boot = first.connect_arg();
+    let first = env.spawn(&view_for(n), sink(0))?;
+    let mut boot = view_for(n);
+    boot.extend(first.connect_arg());
     let mut nodes = vec![first];
     for i in 1..n {
         let p = env.spawn(&boot, sink(i))?;

@@ -11,6 +11,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use super::MsgId;
+use crate::node::keyhash::KeyHash;
 
 /// A cached payload: what a GOSSIP frame for it needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,19 +30,21 @@ pub(super) struct Cache {
     age: Duration,
     max_msgs: usize,
     max_bytes: usize,
-    map: HashMap<MsgId, Cached>,
+    map: HashMap<MsgId, Cached, KeyHash>,
+    hasher: KeyHash,
     /// Cached ids in the order cached, with when.
     order: VecDeque<(Instant, MsgId)>,
     bytes: usize,
 }
 
 impl Cache {
-    pub(super) fn new(age: Duration, max_msgs: usize, max_bytes: usize) -> Cache {
+    pub(super) fn new(age: Duration, max_msgs: usize, max_bytes: usize, hasher: KeyHash) -> Cache {
         Cache {
             age,
             max_msgs,
             max_bytes,
-            map: HashMap::new(),
+            map: HashMap::with_hasher(hasher),
+            hasher,
             order: VecDeque::new(),
             bytes: 0,
         }
@@ -104,7 +107,7 @@ impl Cache {
         }
         if self.map.is_empty() {
             // Give the tables' memory back once idle.
-            self.map = HashMap::new();
+            self.map = HashMap::with_hasher(self.hasher);
             self.order = VecDeque::new();
         }
     }
