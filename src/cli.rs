@@ -109,11 +109,8 @@ pub fn parse_period(s: &str) -> Result<Period, String> {
     if s.eq_ignore_ascii_case("off") {
         return Ok(Period(None));
     }
-    let d = if let Ok(secs) = s.parse::<f64>() {
-        if !secs.is_finite() || secs < 0.0 {
-            return Err(format!("'{s}' is not a duration (try 5s, 250ms or off)"));
-        }
-        Duration::try_from_secs_f64(secs).map_err(|_| format!("'{s}' is too long"))?
+    let d = if let Some(d) = decimal_secs(s) {
+        d.ok_or_else(|| format!("'{s}' is too long"))?
     } else {
         humantime::parse_duration(s)
             .map_err(|e| format!("'{s}' is not a duration (try 5s, 250ms or off): {e}"))?
@@ -125,6 +122,29 @@ pub fn parse_period(s: &str) -> Result<Period, String> {
         return Err("the period must be at most 365 days".into());
     }
     Ok(Period(Some(d)))
+}
+
+/// Plain seconds, `5` or `0.25` (digits, at most one point): `None` if it
+/// is not that form, `Some(None)` if too long. Parsed by hand: the float
+/// parser costs 15 KB of the binary.
+fn decimal_secs(s: &str) -> Option<Option<Duration>> {
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+    if (int.is_empty() && frac.is_empty()) || !digits(int) || !digits(frac) {
+        return None;
+    }
+    let Ok(secs) = (if int.is_empty() {
+        Ok(0)
+    } else {
+        int.parse::<u64>()
+    }) else {
+        return Some(None);
+    };
+    let mut nanos = 0u32;
+    for (i, b) in frac.bytes().take(9).enumerate() {
+        nanos += u32::from(b - b'0') * 10u32.pow(8 - i as u32);
+    }
+    Some(Some(Duration::new(secs, nanos)))
 }
 
 /// A peer to join through, as typed and as resolved. A host name that
@@ -241,6 +261,8 @@ mod tests {
         let ok = |s: &str| parse_period(s).unwrap().0;
         assert_eq!(ok("5"), Some(Duration::from_secs(5)));
         assert_eq!(ok("0.25"), Some(Duration::from_millis(250)));
+        assert_eq!(ok(".5"), Some(Duration::from_millis(500)));
+        assert_eq!(ok("1.0000000019"), Some(Duration::new(1, 1)));
         assert_eq!(ok("250ms"), Some(Duration::from_millis(250)));
         assert_eq!(ok("1m30s"), Some(Duration::from_secs(90)));
         assert_eq!(ok("off"), None);
@@ -254,6 +276,9 @@ mod tests {
             "NaN",
             "inf",
             "1000y",
+            ".",
+            "1.2.3",
+            "99999999999999999999",
         ] {
             assert!(parse_period(bad).is_err(), "{bad}");
         }
