@@ -103,16 +103,17 @@ impl Node {
                     false => origin,
                 };
                 self.stats.payload_frames += 1;
-                let fresh = id.origin != self.id && !self.order.is_seen(id);
-                if fresh {
+                let mut fresh = false;
+                if id.origin != self.id {
                     let at = self.elapsed(now);
                     let mut skips = Vec::new();
                     let (out, stats) = (&mut self.out, &mut self.stats);
-                    self.order.accept(id, origin, hops, payload, now, &mut |o| {
+                    fresh = self.order.accept(id, origin, hops, payload, now, &mut |o| {
                         emit(o, at, out, stats, &mut skips)
                     });
                     self.note_skips(skips, now);
-                } else {
+                }
+                if !fresh {
                     self.stats.duplicates += 1;
                 }
                 self.tree

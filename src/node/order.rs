@@ -9,9 +9,11 @@
 //!
 //! Rules:
 //! - **The first message heard from an origin starts it**: it is delivered,
-//!   and every earlier seq of that origin counts as seen and is dropped. So
-//!   a node never prints a message sent before it joined (nor one that
-//!   took longer to reach it than a later one of the same origin did).
+//!   and every earlier seq of that origin counts as seen and is dropped,
+//!   but for the [`LATE`] just before it that come within `gap_wait` of it:
+//!   they are delivered when they come (a relayed copy of a later message
+//!   can overtake the first ones). So a node never prints a message sent
+//!   well before it joined, nor loses one to that race.
 //! - A message with the next seq is delivered at once, with the held ones
 //!   that follow it. A later one is held; the gap before it is waited for
 //!   `gap_wait` (from the arrival of the first message after the gap),
@@ -113,6 +115,9 @@ pub struct Counters {
     pub origins_evicted: u64,
     /// Origins forgotten after `origin_idle`.
     pub origins_expired: u64,
+    /// Messages older than an origin's first one, printed late because
+    /// they came within `gap_wait` of it (a relayed copy overtook them).
+    pub late_starts: u64,
 }
 
 #[derive(Debug)]
@@ -131,7 +136,18 @@ struct Origin {
     /// When the current gap is given up, if there is one.
     gap_due: Option<Instant>,
     heard: Instant,
+    /// The first seq seen, and when: up to [`LATE`] seqs before it that
+    /// come within `gap_wait` of it are still delivered (out of order:
+    /// the origin's first messages can be overtaken by a relayed copy of
+    /// a later one).
+    start: u64,
+    started: Instant,
+    /// Bit `i`: seq `start - 1 - i` has come (delivered late, or too late).
+    early: u64,
 }
+
+/// How many seqs before an origin's first one may still be delivered.
+const LATE: u64 = 64;
 
 /// The per-origin order and seen table (see the module docs).
 #[derive(Debug)]
@@ -173,11 +189,17 @@ impl Sequencer {
         self.origins.is_empty()
     }
 
-    /// Whether `id` was seen: below its origin's next seq, or held.
+    /// Whether `id` was seen: below its origin's next seq, or held; for
+    /// one of the [`LATE`] seqs before the origin's first, whether it came.
     pub fn is_seen(&self, id: MsgId) -> bool {
-        self.origins
-            .get(&id.origin)
-            .is_some_and(|o| u64::from(id.seq) < o.next || o.held.contains_key(&id.seq))
+        self.origins.get(&id.origin).is_some_and(|o| {
+            let seq = u64::from(id.seq);
+            match o.start.checked_sub(seq + 1) {
+                Some(i) if i < LATE => o.early & (1 << i) != 0,
+                Some(_) => true,
+                None => seq < o.next || o.held.contains_key(&id.seq),
+            }
+        })
     }
 
     /// Takes a message: `false` if it was seen (a duplicate, or from
@@ -197,6 +219,25 @@ impl Sequencer {
             return false;
         }
         let o = id.origin;
+        if let Some(origin) = self.origins.get_mut(&o)
+            && let Some(i) = origin.start.checked_sub(u64::from(id.seq) + 1)
+        {
+            // Before the origin's first message (is_seen let only the
+            // last LATE through): delivered if it came soon enough.
+            origin.early |= 1 << i;
+            if now.saturating_duration_since(origin.started) >= self.cfg.gap_wait {
+                self.counters.duplicates += 1;
+                return false;
+            }
+            self.counters.late_starts += 1;
+            emit(Ordered::Deliver(Delivery {
+                id,
+                origin_addr,
+                hops,
+                payload,
+            }));
+            return true;
+        }
         if let Some(origin) = self.origins.get_mut(&o) {
             self.by_heard.remove(&(origin.heard, o));
             origin.heard = now;
@@ -212,6 +253,9 @@ impl Sequencer {
                 held: BTreeMap::new(),
                 gap_due: None,
                 heard: now,
+                start: u64::from(id.seq),
+                started: now,
+                early: 0,
             };
             self.origins.insert(o, origin);
         }

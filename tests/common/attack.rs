@@ -429,9 +429,18 @@ pub fn control_bytes(net: Net) {
     const LOG_PEAK_KIB: u64 = 8 * 1024;
     // An active view that holds them all: no peer replaces another.
     let mut m = mesh(net, &["--period", "0.3", "--max-peers", "64"]);
-    let mut peers: Vec<Box<dyn Member>> = (0..PEERS)
-        .map(|i| m.member(0x500 + i as u64, 2 + i as u16))
-        .collect();
+    // Joined one after the other; each earlier member says something after
+    // every join, so none is silent for the keepalive timeout while the
+    // rest join (30 keyed handshakes take seconds in a debug build).
+    let keepalive = frame_bytes(&Frame::Keepalive);
+    let mut peers: Vec<Box<dyn Member>> = Vec::new();
+    for i in 0..PEERS {
+        for p in peers.iter_mut() {
+            let bytes = p.wire(&keepalive);
+            p.stream().write_all(&bytes).unwrap();
+        }
+        peers.push(m.member(0x500 + i as u64, 2 + i as u16));
+    }
     // Stopped, `a` lets every connection fill, then finds all of them
     // readable in one turn. The senders are ready before `a` stops, so
     // that it stays stopped only while they write.

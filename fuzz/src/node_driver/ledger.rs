@@ -8,7 +8,8 @@
 //!   same text, origin address and hop count as one of its copies (an
 //!   unspecified origin address is named by the relay's IP, same port);
 //! - never a message of the node's own id;
-//! - per origin, the printed seqs are strictly increasing (so each id is
+//! - per origin, the printed seqs are strictly increasing, but for up to
+//!   64 before the origin's first, each printed at most once (so each id is
 //!   printed once) for as long as the node remembers the origin: the node
 //!   may forget an origin (idle for `origin_idle`, or at `max_origins`),
 //!   and only then, counted in the order's counters, may it start again;
@@ -66,6 +67,10 @@ pub struct Ledger {
     offered: HashMap<MsgId, Vec<Copy>>,
     /// Per origin remembered by the node: the last seq printed.
     last: HashMap<u64, u32>,
+    /// Per origin: the first seq printed, and the earlier ones printed
+    /// late (the order's window of 64 before an origin's first).
+    first: HashMap<u64, u32>,
+    early: std::collections::HashSet<MsgId>,
     /// The order's forgotten-origin count at the last check.
     forgotten: u64,
 }
@@ -76,6 +81,8 @@ impl Ledger {
             own,
             offered: HashMap::new(),
             last: HashMap::new(),
+            first: HashMap::new(),
+            early: std::collections::HashSet::new(),
             forgotten: 0,
         }
     }
@@ -115,6 +122,17 @@ impl Ledger {
             copies.is_some_and(|c| c.iter().any(matches)),
             "printed {id:?} from {from} at {hops} hops, not as any copy sent: {copies:?}"
         );
+        let first = *self.first.entry(id.origin).or_insert(id.seq);
+        if id.seq < first {
+            // Late, before the origin's first: within the window, once.
+            assert!(
+                first - id.seq <= 64 && self.early.insert(id),
+                "printed seq {} of origin {:#x} before its first, {first}, twice or too early",
+                id.seq,
+                id.origin
+            );
+            return true;
+        }
         if let Some(&last) = self.last.get(&id.origin) {
             assert!(
                 id.seq > last,
@@ -148,6 +166,8 @@ impl Ledger {
         self.forgotten = forgotten;
         for o in gone {
             self.last.remove(&o);
+            self.first.remove(&o);
+            self.early.retain(|id| id.origin != o);
         }
     }
 
