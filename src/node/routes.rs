@@ -61,7 +61,12 @@ impl Node {
                 if why == Reason::Replaced
                     && let Some(p) = self.conns.get(conn).and_then(|c| c.peer())
                 {
+                    // It is full: not a candidate to fill our view again
+                    // before the next shuffle (asking at once would only
+                    // take a handshake slot of a busy contact for a refusal).
                     self.book.demote(p.listen);
+                    let retry = now + self.cfg.shuffle_interval;
+                    self.book.set_retry(p.listen, retry);
                 }
                 self.close(conn, now, why);
                 false
