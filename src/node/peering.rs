@@ -208,7 +208,8 @@ impl Node {
         let outbound_done = c.is_outbound() && c.state() == State::Handshaking;
         let (inbound, intent) = (!c.is_outbound(), c.intent());
         c.promote(peer, now);
-        if kind == Promotion::New && self.peers.len() >= self.cfg.max_peers {
+        let had_room = self.peers.len() < self.cfg.max_peers;
+        if kind == Promotion::New && !had_room {
             self.make_room(id, now);
         }
         self.peers.insert(peer.id, peer.listen, id);
@@ -241,7 +242,7 @@ impl Node {
                 .collect();
             self.send_overlay(id, &Frame::Peers(others), now);
             if inbound && intent == Intent::Join {
-                self.start_walks(id, peer, now);
+                self.start_walks(id, peer, had_room, now);
             }
         }
         self.text_peer_joined(id, peer.listen, now);

@@ -68,9 +68,19 @@ impl Node {
     }
 
     /// We are `peer`'s contact: its join walks start at every other peer.
-    pub(super) fn start_walks(&mut self, newcomer: ConnId, peer: PeerInfo, now: Instant) {
+    /// A contact that had room (a small network, or one that just lost a
+    /// peer) ends them there (`ttl` 0): each of its peers dials the
+    /// newcomer, so a network of at most `max_peers` + 1 nodes stays a
+    /// full mesh. A full one sends `active_walk`-step walks.
+    pub(super) fn start_walks(
+        &mut self,
+        newcomer: ConnId,
+        peer: PeerInfo,
+        had_room: bool,
+        now: Instant,
+    ) {
         let walk = Overlay::ForwardJoin {
-            ttl: self.cfg.active_walk,
+            ttl: if had_room { 0 } else { self.cfg.active_walk },
             node_id: peer.id,
             addr: peer.listen,
         };
@@ -117,8 +127,11 @@ impl Node {
             .copied()
             .filter(|&c| c != from && self.peers.addr_of(c) != Some(addr))
             .collect();
-        let room = self.peers.len() < self.cfg.max_peers;
-        if ttl == 0 || room || others.is_empty() {
+        // The walk ends at its last step or where it cannot go on, never
+        // earlier at a node with room: the nodes with room in a large
+        // network are the newest, and ending there linked each newcomer to
+        // the ones just before it, a chain 105 hops deep at 100,000 nodes.
+        if ttl == 0 || others.is_empty() {
             self.book
                 .learn_passive(addr, node_id, self.cfg.max_passive, &mut self.rng);
             self.dial_as(addr, Intent::Forced, now);

@@ -53,6 +53,11 @@ const ACCEPT_BUDGET: usize = 64;
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 /// Descriptors kept free for stdin, stdout, stderr, epoll, signals, dials.
 const FD_RESERVE: usize = 16;
+/// A turn that starts this much later than the poll was asked to wake
+/// (the process was stopped, suspended or starved of CPU) reads what came
+/// meanwhile before its timers act on a stale picture: a thawed node would
+/// otherwise send to peers that dropped it long ago and say it did.
+const STALL: Duration = Duration::from_millis(200);
 
 /// Why the loop stopped.
 pub enum Exit {
@@ -199,6 +204,7 @@ impl Shell {
 
     fn run_loop(&mut self) -> io::Result<Exit> {
         let mut events = Events::with_capacity(256);
+        let mut deferred = false;
         loop {
             let now = Instant::now();
             let timeout = if self.has_work_now() {
@@ -221,6 +227,7 @@ impl Shell {
                 }
                 next.map(|t| t.saturating_duration_since(now))
             };
+            let planned = timeout.map(|t| now + t);
             if let Err(e) = self.io.poll.poll(&mut events, timeout) {
                 if e.kind() == ErrorKind::Interrupted {
                     continue;
@@ -228,6 +235,7 @@ impl Shell {
                 return Err(e);
             }
             let now = Instant::now();
+            let mut stalled = planned.is_some_and(|p| now > p + STALL);
             for ev in events.iter() {
                 match ev.token() {
                     LISTENER => self.listener_ready = true,
@@ -276,7 +284,11 @@ impl Shell {
             if self.names.next_due().is_some_and(|t| t <= now) {
                 self.resolve_names(now);
             }
-            if self.node.poll_timeout().is_some_and(|t| t <= now) {
+            // Once, not again and again: a turn slow from its own work (a
+            // flood) must not starve the timers.
+            stalled = (stalled || Instant::now() > now + STALL) && !deferred;
+            deferred = stalled;
+            if !stalled && self.node.poll_timeout().is_some_and(|t| t <= now) {
                 self.node.handle_timeout(now);
                 self.drain();
             }
