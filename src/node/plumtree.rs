@@ -88,8 +88,8 @@ pub struct PlumtreeConfig {
 impl Default for PlumtreeConfig {
     fn default() -> Self {
         PlumtreeConfig {
-            graft_timeout: Duration::from_millis(250),
-            graft_retry: Duration::from_millis(125),
+            graft_timeout: Duration::from_millis(120),
+            graft_retry: Duration::from_millis(60),
             ihave_delay: Duration::from_millis(50),
             max_ihave_batch: 64,
             max_ihave_queue: 1024,

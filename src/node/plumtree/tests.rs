@@ -120,7 +120,12 @@ fn a_fresh_payload_from_a_lazy_neighbor_makes_it_eager_and_a_stranger_is_never_a
 #[test]
 fn a_missing_payload_is_grafted_after_the_timeout_from_the_announcer_then_the_next() {
     let t0 = Instant::now();
-    let mut t = tree(&[1, 2, 3]);
+    let cfg = PlumtreeConfig {
+        graft_timeout: ms(250),
+        graft_retry: ms(125),
+        ..PlumtreeConfig::default()
+    };
+    let mut t = tree_with(cfg, &[1, 2, 3]);
     for p in [1, 2, 3] {
         t.on_prune(p);
     }
