@@ -17,12 +17,21 @@ use super::heal::Standing;
 use crate::vecmap::{VecMap, VecSet};
 use crate::wire::NodeId;
 
-/// One remembered address.
+/// One remembered address. Laid out small (40 bytes): a node keeps up to
+/// 64 passive addresses and its members, and the simulator 100,000 nodes'
+/// worth: the optional id and connection are flagged, not `Option`s.
 #[derive(Debug, Default)]
 pub struct Known {
-    pub(super) node_id: Option<NodeId>,
-    /// A connection (being dialed or established) that reaches it.
-    pub(super) conn: Option<ConnId>,
+    id: NodeId,
+    pub(super) retry_at: Option<Instant>,
+    /// A connection (being dialed or established) that reaches it, if
+    /// `has_conn`.
+    conn_id: ConnId,
+    /// Failed dials in a row (saturating: `redial_attempts` past 65,535
+    /// is never reached).
+    failures: u16,
+    has_id: bool,
+    has_conn: bool,
     pub(super) bootstrap: bool,
     /// Worth dialing again when a dial fails: it was a peer, or we were
     /// told of it.
@@ -32,17 +41,23 @@ pub struct Known {
     /// Was an established peer once (and has not left with GOODBYE):
     /// retried for as long as it is not connected.
     pub(super) member: bool,
-    failures: u32,
-    pub(super) retry_at: Option<Instant>,
 }
 
 impl Known {
     pub fn node_id(&self) -> Option<NodeId> {
-        self.node_id
+        self.has_id.then_some(self.id)
+    }
+
+    pub(super) fn set_node_id(&mut self, id: Option<NodeId>) {
+        (self.has_id, self.id) = (id.is_some(), id.unwrap_or_default());
     }
 
     pub fn conn(&self) -> Option<ConnId> {
-        self.conn
+        self.has_conn.then_some(self.conn_id)
+    }
+
+    pub(super) fn set_conn(&mut self, c: Option<ConnId>) {
+        (self.has_conn, self.conn_id) = (c.is_some(), c.unwrap_or_default());
     }
 
     pub fn is_bootstrap(&self) -> bool {
@@ -155,7 +170,7 @@ impl AddrBook {
         let Some(k) = self.known.get_mut(&addr) else {
             return false;
         };
-        k.node_id = Some(node_id);
+        k.set_node_id(Some(node_id));
         k.wanted = true;
         k.listed = true;
         true
@@ -172,8 +187,8 @@ impl AddrBook {
             return;
         }
         let k = self.known.get_or_insert_with(addr, Known::default);
-        k.node_id = Some(node_id);
-        k.conn = Some(conn);
+        k.set_node_id(Some(node_id));
+        k.set_conn(Some(conn));
         k.failures = 0;
         k.retry_at = None;
         k.wanted = true;
@@ -186,7 +201,7 @@ impl AddrBook {
     /// A dial to `addr` started on `conn`.
     pub fn dialing(&mut self, addr: SocketAddr, conn: ConnId) {
         if let Some(k) = self.known.get_mut(&addr) {
-            k.conn = Some(conn);
+            k.set_conn(Some(conn));
             k.retry_at = None;
         }
     }
@@ -194,21 +209,21 @@ impl AddrBook {
     /// `conn` no longer reaches `addr`.
     pub fn detach(&mut self, addr: SocketAddr, conn: ConnId) {
         if let Some(k) = self.known.get_mut(&addr)
-            && k.conn == Some(conn)
+            && k.conn() == Some(conn)
         {
-            k.conn = None;
+            k.set_conn(None);
         }
     }
 
     /// Whether another address of the same node is being dialed or is
     /// connected: a node listed under two names is dialed at one at a time.
     pub fn same_node_busy(&self, addr: SocketAddr) -> bool {
-        let Some(n) = self.known.get(&addr).and_then(|k| k.node_id) else {
+        let Some(n) = self.known.get(&addr).and_then(|k| k.node_id()) else {
             return false;
         };
         self.known
             .iter()
-            .any(|(a, o)| *a != addr && o.node_id == Some(n) && o.conn.is_some())
+            .any(|(a, o)| *a != addr && o.node_id() == Some(n) && o.conn().is_some())
     }
 
     pub fn set_retry(&mut self, addr: SocketAddr, at: Instant) {
@@ -231,7 +246,7 @@ impl AddrBook {
             if self
                 .known
                 .get(&addr)
-                .is_some_and(|k| k.conn.is_none() && k.retry_at.is_some())
+                .is_some_and(|k| k.conn().is_none() && k.retry_at.is_some())
             {
                 return Some(addr);
             }
@@ -308,7 +323,7 @@ impl AddrBook {
             member: k.member,
             wanted: k.wanted,
         };
-        if !b.keeps(standing, k.failures, have_peers) || leaving {
+        if !b.keeps(standing, k.failures.into(), have_peers) || leaving {
             if k.bootstrap {
                 k.retry_at = None;
             } else {
@@ -316,7 +331,7 @@ impl AddrBook {
             }
             return Redial::No;
         }
-        let delay = b.delay(k.failures, rng);
+        let delay = b.delay(k.failures.into(), rng);
         let at = now + delay;
         k.retry_at = Some(at);
         Redial::At {
@@ -330,7 +345,7 @@ impl AddrBook {
     pub fn idle_bootstraps(&self) -> Vec<SocketAddr> {
         self.known
             .iter()
-            .filter(|(_, k)| k.bootstrap && k.conn.is_none() && k.retry_at.is_none())
+            .filter(|(_, k)| k.bootstrap && k.conn().is_none() && k.retry_at.is_none())
             .map(|(a, _)| *a)
             .collect()
     }
@@ -338,7 +353,7 @@ impl AddrBook {
     /// Makes room: forgets an address with no connection that is not a
     /// bootstrap, one never connected before a member.
     fn evict_one(&mut self) {
-        let idle = |k: &Known| k.conn.is_none() && !k.bootstrap;
+        let idle = |k: &Known| k.conn().is_none() && !k.bootstrap;
         let victim = self
             .known
             .iter()

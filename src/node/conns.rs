@@ -6,7 +6,7 @@
 
 /// A connection handle. The generation makes a reused index a new id, so a
 /// stale event for a closed connection can never reach its successor.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId {
     pub index: u32,
     pub generation: u32,

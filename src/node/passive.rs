@@ -80,7 +80,7 @@ impl AddrBook {
         self.known
             .iter()
             .filter(|(a, k)| {
-                k.conn.is_none() && k.retry_at.is_none_or(|t| t <= now) && !self.is_self(**a)
+                k.conn().is_none() && k.retry_at.is_none_or(|t| t <= now) && !self.is_self(**a)
             })
             .map(|(a, _)| *a)
             .collect()
@@ -95,7 +95,7 @@ impl AddrBook {
             .filter(|(a, _)| **a != except)
             .filter_map(|(a, k)| {
                 Some(PeerEntry {
-                    node_id: k.node_id?,
+                    node_id: k.node_id()?,
                     addr: *a,
                 })
             })
@@ -113,7 +113,7 @@ impl AddrBook {
 
 /// Neither connected, nor a bootstrap, nor a member being healed.
 fn is_passive(k: &Known) -> bool {
-    k.conn.is_none() && !k.bootstrap && !k.member
+    k.conn().is_none() && !k.bootstrap && !k.member
 }
 
 #[cfg(test)]
