@@ -127,7 +127,7 @@ impl Config {
             handshake_timeout: Duration::from_secs(3),
             max_peers: 8,
             max_passive: 64,
-            active_walk: 6,
+            active_walk: 8,
             passive_walk: 3,
             shuffle_interval: Duration::from_secs(10),
             shuffle_size: 8,
