@@ -49,7 +49,7 @@ impl Node {
         };
         let name = self.cfg.name();
         let mut acts = std::mem::take(&mut self.acts);
-        self.tree.broadcast(id, name, payload, now, &mut acts);
+        self.tree.broadcast(id, name, payload, &mut acts);
         let bytes = self
             .out
             .encode(|tx| overlay::encode_gossip(tx, id, 0, name, payload));

@@ -239,8 +239,12 @@ impl Sequencer {
             return true;
         }
         if let Some(origin) = self.origins.get_mut(&o) {
-            self.by_heard.remove(&(origin.heard, o));
-            origin.heard = now;
+            // Messages read in one turn share `now`: the index moves once.
+            if origin.heard != now {
+                self.by_heard.remove(&(origin.heard, o));
+                self.by_heard.insert((now, o));
+                origin.heard = now;
+            }
         } else {
             if self.origins.len() >= self.cfg.max_origins.max(1)
                 && let Some(&(_, oldest)) = self.by_heard.first()
@@ -258,8 +262,8 @@ impl Sequencer {
                 early: 0,
             };
             self.origins.insert(o, origin);
+            self.by_heard.insert((now, o));
         }
-        self.by_heard.insert((now, o));
         let origin = self.origins.get_mut(&o).expect("inserted above");
         if u64::from(id.seq) == origin.next {
             origin.next += 1;

@@ -263,17 +263,18 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Plumtree<P> {
         was
     }
 
-    /// Our own message `id`: cached, and pushed with hops 0 to every
-    /// neighbor, eager and lazy (the origin sends to its whole active view).
+    /// Our own message `id`: pushed with hops 0 to every neighbor, eager
+    /// and lazy (the origin sends to its whole active view); not cached.
     pub fn broadcast(
         &mut self,
         id: MsgId,
         origin_addr: SocketAddr,
         payload: &[u8],
-        now: Instant,
         out: &mut Vec<Action<P>>,
     ) {
-        let payload = self.cache_insert(id, origin_addr, 0, payload, now);
+        // Not cached: it is pushed to every neighbor and announced to none,
+        // and only an announcer is ever grafted.
+        let payload: Rc<[u8]> = Rc::from(payload);
         for &to in self.eager.keys().chain(self.lazy.keys()) {
             out.push(push(to, id, origin_addr, 0, &payload));
         }
@@ -282,7 +283,8 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Plumtree<P> {
     /// A GOSSIP frame from `from`. `fresh` (the caller's seen table says it
     /// is new): cached, no longer missing, `from` made eager if it was
     /// lazy, pushed with `hops + 1` to every other eager neighbor and
-    /// queued for IHAVE to every other lazy one. A duplicate from an eager
+    /// queued for IHAVE to every other lazy one (cached only then: only a
+    /// neighbor it was announced to grafts it). A duplicate from an eager
     /// neighbor makes it lazy and PRUNEs it; from a lazy one it is ignored.
     #[allow(clippy::too_many_arguments)]
     pub fn on_gossip(
@@ -308,11 +310,24 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Plumtree<P> {
         }
         self.make_eager(from);
         let hops = hops.saturating_add(1);
+        let eager = self.eager.keys().any(|&p| p != from);
+        let lazy: Vec<P> = self.lazy.keys().copied().filter(|&p| p != from).collect();
+        if lazy.is_empty() {
+            // Only a neighbor it was announced to can GRAFT it from here:
+            // with no IHAVE to send, nothing is cached (a node whose only
+            // neighbor is the sender does no work for it at all).
+            if eager {
+                let payload: Rc<[u8]> = Rc::from(payload);
+                for &to in self.eager.keys().filter(|&&p| p != from) {
+                    out.push(push(to, id, origin_addr, hops, &payload));
+                }
+            }
+            return;
+        }
         let payload = self.cache_insert(id, origin_addr, hops, payload, now);
         for &to in self.eager.keys().filter(|&&p| p != from) {
             out.push(push(to, id, origin_addr, hops, &payload));
         }
-        let lazy: Vec<P> = self.lazy.keys().copied().filter(|&p| p != from).collect();
         for to in lazy {
             self.queue_ihave(to, id, hops, now);
         }

@@ -1,4 +1,5 @@
-//! The payload cache that answers GRAFTs: each first-seen payload is kept
+//! The payload cache that answers GRAFTs: each first-seen payload this
+//! node announces by IHAVE (only an announcer is ever grafted) is kept
 //! `age` long, at most `max_msgs` of them and `max_bytes` in all; at
 //! either cap the oldest goes first, and a payload larger than the whole
 //! cache is not kept. Payloads are shared (`Rc<[u8]>`) with the pushes

@@ -53,7 +53,7 @@ impl Net {
         self.seen[from as usize].insert(id);
         self.delivered[from as usize].push(id);
         let mut out = Vec::new();
-        self.nodes[from as usize].broadcast(id, addr(), b"payload", self.now, &mut out);
+        self.nodes[from as usize].broadcast(id, addr(), b"payload", &mut out);
         self.send(from, out);
         self.run();
     }

@@ -79,22 +79,55 @@ fn a_fresh_message_is_pushed_to_eager_and_announced_to_lazy_and_a_duplicate_prun
 
 #[test]
 fn the_origin_pushes_to_every_neighbor_with_hops_zero_sharing_one_copy() {
-    let t0 = Instant::now();
     let mut t = tree(&[1, 2, 3]);
     t.on_prune(2);
     let mut out = Vec::new();
-    t.broadcast(id(0), addr(), b"mine", t0, &mut out);
+    t.broadcast(id(0), addr(), b"mine", &mut out);
     assert_eq!(pushes(&out), [(1, id(0), 0), (3, id(0), 0), (2, id(0), 0)]);
-    let cached = t.payload(id(0)).unwrap();
-    assert_eq!((cached.hops, &*cached.payload), (0, &b"mine"[..]));
-    for a in &out {
-        let Action::Push { payload, .. } = a else {
-            panic!("{a:?}")
-        };
-        assert!(Rc::ptr_eq(payload, &cached.payload));
-    }
-    // Nothing is queued for IHAVE: only the cache expiry is due.
-    assert_eq!(t.poll_timeout(), Some(t0 + Duration::from_secs(30)));
+    let copies: Vec<&Rc<[u8]>> = out
+        .iter()
+        .map(|a| match a {
+            Action::Push { payload, .. } => payload,
+            _ => panic!("{a:?}"),
+        })
+        .collect();
+    assert_eq!(&**copies[0], b"mine");
+    assert!(copies.iter().all(|c| Rc::ptr_eq(c, copies[0])));
+    // Announced to no one, so never grafted from here: not cached, and
+    // nothing is due.
+    assert!(t.payload(id(0)).is_none());
+    assert_eq!(t.poll_timeout(), None);
+}
+
+/// A payload from neighbor 1 with lazy neighbor 2 to announce it to: the
+/// way a payload is cached.
+fn relay(t: &mut T, seq: u32, payload: &[u8], at: Instant, out: &mut Vec<Action<u32>>) {
+    t.on_gossip(1, id(seq), addr(), 0, payload, true, at, out);
+}
+
+fn relaying(cfg: PlumtreeConfig) -> T {
+    let mut t = tree_with(cfg, &[1, 2]);
+    t.on_prune(2);
+    t
+}
+
+#[test]
+fn a_payload_announced_to_no_one_is_not_cached() {
+    let t0 = Instant::now();
+    let mut out = Vec::new();
+    // The sender is the only neighbor.
+    let mut t = tree(&[1]);
+    t.on_gossip(1, id(0), addr(), 0, b"hi", true, t0, &mut out);
+    assert!(out.is_empty() && t.payload(id(0)).is_none());
+    // An eager neighbor besides: pushed, still not cached.
+    let mut t = tree(&[1, 2]);
+    t.on_gossip(1, id(0), addr(), 0, b"hi", true, t0, &mut out);
+    assert_eq!(pushes(&out), [(2, id(0), 1)]);
+    assert!(t.payload(id(0)).is_none());
+    // A lazy one: announced, so cached for its GRAFT.
+    let mut t = relaying(PlumtreeConfig::default());
+    relay(&mut t, 0, b"hi", t0, &mut out);
+    assert_eq!(t.payload(id(0)).map(|c| c.hops), Some(1));
 }
 
 #[test]
@@ -252,10 +285,10 @@ fn the_cache_drops_its_oldest_at_the_message_cap() {
         ..PlumtreeConfig::default()
     };
     let t0 = Instant::now();
-    let mut t = tree_with(cfg, &[1]);
+    let mut t = relaying(cfg);
     let mut out = Vec::new();
     for seq in 0..4 {
-        t.broadcast(id(seq), addr(), b"p", t0, &mut out);
+        relay(&mut t, seq, b"p", t0, &mut out);
     }
     assert!(t.payload(id(0)).is_none());
     assert!((1..4).all(|s| t.payload(id(s)).is_some()));
@@ -269,17 +302,18 @@ fn the_cache_drops_its_oldest_at_the_byte_cap_and_never_holds_a_larger_payload()
         ..PlumtreeConfig::default()
     };
     let t0 = Instant::now();
-    let mut t = tree_with(cfg, &[1]);
+    let mut t = relaying(cfg);
     let mut out = Vec::new();
     for seq in 0..3 {
-        t.broadcast(id(seq), addr(), b"1234", t0, &mut out);
+        relay(&mut t, seq, b"1234", t0, &mut out);
     }
     assert_eq!(t.cache_len(), (2, 8));
     assert!(t.payload(id(0)).is_none());
     out.clear();
-    t.broadcast(id(3), addr(), &[0; 11], t0, &mut out);
-    // Too large to cache, yet still sent.
-    assert_eq!(pushes(&out), [(1, id(3), 0)]);
+    t.neighbor_up(3);
+    relay(&mut t, 3, &[0; 11], t0, &mut out);
+    // Too large to cache, yet still pushed.
+    assert_eq!(pushes(&out), [(3, id(3), 1)]);
     assert!(t.payload(id(3)).is_none());
     assert_eq!((t.cache_len(), t.counters().cache_evicted), ((2, 8), 2));
 }
@@ -291,12 +325,14 @@ fn cached_payloads_expire_at_their_age_and_give_their_memory_back() {
         ..PlumtreeConfig::default()
     };
     let t0 = Instant::now();
-    let mut t = tree_with(cfg, &[1]);
+    let mut t = relaying(cfg);
     let idle = t.memory();
     let mut out = Vec::new();
-    t.broadcast(id(0), addr(), &[7; 1000], t0, &mut out);
-    t.broadcast(id(1), addr(), &[7; 1000], t0 + ms(500), &mut out);
+    relay(&mut t, 0, &[7; 1000], t0, &mut out);
+    relay(&mut t, 1, &[7; 1000], t0 + ms(500), &mut out);
     assert!(t.memory() > idle + 2000);
+    // Their IHAVEs go first.
+    t.handle_timeout(t0 + ms(600), never, &mut out);
     assert_eq!(t.poll_timeout(), Some(t0 + Duration::from_secs(1)));
     t.handle_timeout(t0 + Duration::from_secs(1), never, &mut out);
     assert!(t.payload(id(0)).is_none() && t.payload(id(1)).is_some());
