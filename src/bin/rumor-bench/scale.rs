@@ -173,16 +173,6 @@ fn measure(env: &Env, o: &Opts, n: usize, lines: usize) -> Result<Figures, Strin
     }
     f.missed = Some(missed as f64);
     let pids = swarm.pids();
-    f.sockets = pids
-        .iter()
-        .filter_map(|&p| proc::sockets(p))
-        .map(|s| s as f64)
-        .collect();
-    f.rss_mib = pids
-        .iter()
-        .filter_map(|&p| proc::rss_kib(p))
-        .map(|k| k as f64 / 1024.0)
-        .collect();
     f.window_secs = if o.quick { 3 } else { 10 };
     eprintln!("scale: {}s idle window", f.window_secs);
     let cpu0: Vec<Option<Duration>> = pids.iter().map(|&p| proc::cpu_time(p)).collect();
@@ -194,6 +184,20 @@ fn measure(env: &Env, o: &Opts, n: usize, lines: usize) -> Result<Figures, Strin
             f.cpu_pct.push((b - a).as_secs_f64() / secs * 100.0);
         }
     }
+    // Counted once the swarm is quiet: right after the lines, the joins'
+    // forced dials, evictions and goodbyes (each kept open up to 3 s for
+    // its receiver to close) were still settling: 40-70 sockets a node
+    // then, 11-12 a few seconds later.
+    f.sockets = pids
+        .iter()
+        .filter_map(|&p| proc::sockets(p))
+        .map(|s| s as f64)
+        .collect();
+    f.rss_mib = pids
+        .iter()
+        .filter_map(|&p| proc::rss_kib(p))
+        .map(|k| k as f64 / 1024.0)
+        .collect();
     Ok(f)
 }
 
