@@ -7,10 +7,12 @@
 //! deadline a scan of `slots / 64` words, not of the slots.
 //!
 //! The slot count is the owner's choice ([`Wheel::new`]; a node takes
-//! `Config::wheel_slots`): each slot costs 24 bytes even when empty, so the
-//! real node's 4,096 (one turn is 4 s, its usual timers fit in one turn)
-//! are 98 KB, while the simulator's nodes take 256 (6 KB) and let longer
-//! timers wait a few turns.
+//! `Config::wheel_slots`). A slot is only the index of its first timer (4
+//! bytes), and the timers themselves live in one table, each linked to the
+//! next of its slot: the real node's 4,096 slots (one turn is 4 s, its usual
+//! timers fit in one turn) are 16 KB, the simulator's 64 are 256 bytes, and
+//! the table holds what is waiting, not a vector per slot. The table gives
+//! its memory back when three quarters of it is free.
 //!
 //! There is no cancel: owners keep a generation or a due time of their own
 //! and ignore stale expiries, which costs one no-op wake-up at most.
@@ -26,11 +28,18 @@ pub const TICK: Duration = Duration::from_millis(1);
 pub const DEFAULT_SLOTS: usize = 4096;
 /// The fewest slots a wheel has: one word of the bitmap.
 const MIN_SLOTS: usize = 64;
+/// The end of a slot's list, and of the free list.
+const NIL: u32 = u32::MAX;
+/// The table is never shrunk below this many entries.
+const MIN_TABLE: usize = 16;
 
 #[derive(Debug)]
 struct Entry<T> {
     tick: u64,
-    value: T,
+    /// The next entry of the same slot's list, or of the free list.
+    next: u32,
+    /// `None` while the entry is on the free list.
+    value: Option<T>,
 }
 
 #[derive(Debug)]
@@ -38,9 +47,13 @@ pub struct Wheel<T> {
     origin: Instant,
     /// Every tick up to and including this one has been expired.
     done: u64,
-    slots: Vec<Vec<Entry<T>>>,
+    /// Per slot, its first entry in `table`, or [`NIL`].
+    heads: Vec<u32>,
+    /// Every timer, linked by slot; free entries linked from `free`.
+    table: Vec<Entry<T>>,
+    free: u32,
     occupied: Vec<u64>,
-    /// `slots.len() - 1`: the slot count is a power of two.
+    /// `heads.len() - 1`: the slot count is a power of two.
     mask: u64,
     len: usize,
     /// The earliest timer's tick, when known: kept by `insert`, forgotten
@@ -57,7 +70,9 @@ impl<T> Wheel<T> {
         Wheel {
             origin,
             done: 0,
-            slots: (0..slots).map(|_| Vec::new()).collect(),
+            heads: vec![NIL; slots],
+            table: Vec::new(),
+            free: NIL,
             occupied: vec![0; slots / 64],
             mask: slots as u64 - 1,
             len: 0,
@@ -67,7 +82,7 @@ impl<T> Wheel<T> {
 
     /// Number of slots.
     pub fn slots(&self) -> usize {
-        self.slots.len()
+        self.heads.len()
     }
 
     /// Number of timers waiting.
@@ -77,6 +92,12 @@ impl<T> Wheel<T> {
 
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// Entries the table has room for (waiting timers and free entries).
+    #[cfg(test)]
+    fn table_capacity(&self) -> usize {
+        self.table.capacity()
     }
 
     fn tick_at_or_after(&self, t: Instant) -> u64 {
@@ -97,16 +118,7 @@ impl<T> Wheel<T> {
     /// deadline already past fires at the next expiry).
     pub fn insert(&mut self, deadline: Instant, value: T) {
         let tick = self.tick_at_or_after(deadline).max(self.done + 1);
-        let slot = (tick & self.mask) as usize;
-        let entries = &mut self.slots[slot];
-        // Most slots hold one timer: room for exactly one first, not the
-        // four a first push would make (a third of a simulated node's heap
-        // was such slack).
-        if entries.capacity() == 0 {
-            entries.reserve_exact(1);
-        }
-        entries.push(Entry { tick, value });
-        self.occupied[slot / 64] |= 1 << (slot % 64);
+        self.link(tick, value);
         // Known only if it was known before, or this is the only timer.
         let known = self.earliest.get().filter(|_| self.len > 0);
         self.len += 1;
@@ -115,6 +127,34 @@ impl<T> Wheel<T> {
             None if self.len == 1 => self.earliest.set(Some(tick)),
             None => {}
         }
+    }
+
+    /// Puts `value` at the head of its slot's list, in a free entry if
+    /// there is one.
+    fn link(&mut self, tick: u64, value: T) {
+        let slot = (tick & self.mask) as usize;
+        let next = self.heads[slot];
+        let at = if self.free != NIL {
+            let at = self.free;
+            let e = &mut self.table[at as usize];
+            self.free = e.next;
+            *e = Entry {
+                tick,
+                next,
+                value: Some(value),
+            };
+            at
+        } else {
+            let at = self.table.len() as u32;
+            self.table.push(Entry {
+                tick,
+                next,
+                value: Some(value),
+            });
+            at
+        };
+        self.heads[slot] = at;
+        self.occupied[slot / 64] |= 1 << (slot % 64);
     }
 
     /// Moves every timer due at or before `now` into `out`, in no set order.
@@ -141,26 +181,57 @@ impl<T> Wheel<T> {
                 Some(skip) => tick += skip as u64,
             }
             let slot = (tick & self.mask) as usize;
-            let entries = &mut self.slots[slot];
-            let mut i = 0;
-            while i < entries.len() {
-                if entries[i].tick <= now_tick {
-                    out.push(entries.swap_remove(i).value);
-                    self.len -= 1;
-                } else {
-                    i += 1;
-                }
-            }
-            if entries.is_empty() {
-                self.occupied[slot / 64] &= !(1 << (slot % 64));
-                // Give the slot's memory back: timers wander over every
-                // slot in time, and kept capacity would add up to the
-                // whole wheel's worth on an idle node.
-                *entries = Vec::new();
-            }
+            self.expire_slot(slot, now_tick, out);
             tick += 1;
         }
         self.done = now_tick;
+        self.maybe_shrink();
+    }
+
+    /// Unlinks the entries of `slot` due at or before `now_tick`.
+    fn expire_slot(&mut self, slot: usize, now_tick: u64, out: &mut Vec<T>) {
+        let mut prev = NIL;
+        let mut at = self.heads[slot];
+        while at != NIL {
+            let e = &mut self.table[at as usize];
+            let next = e.next;
+            if e.tick <= now_tick {
+                out.extend(e.value.take());
+                e.next = self.free;
+                self.free = at;
+                self.len -= 1;
+                if prev == NIL {
+                    self.heads[slot] = next;
+                } else {
+                    self.table[prev as usize].next = next;
+                }
+            } else {
+                prev = at;
+            }
+            at = next;
+        }
+        if self.heads[slot] == NIL {
+            self.occupied[slot / 64] &= !(1 << (slot % 64));
+        }
+    }
+
+    /// Rebuilds the table at the size of what waits when three quarters of
+    /// it is free: a burst of timers does not keep its memory.
+    fn maybe_shrink(&mut self) {
+        let cap = self.table.capacity();
+        if cap <= MIN_TABLE || self.len * 4 > cap {
+            return;
+        }
+        let old = std::mem::take(&mut self.table);
+        self.table = Vec::with_capacity((self.len * 2).max(MIN_TABLE));
+        self.free = NIL;
+        self.heads.fill(NIL);
+        self.occupied.fill(0);
+        for e in old {
+            if let Some(value) = e.value {
+                self.link(e.tick, value);
+            }
+        }
     }
 
     /// Distance from `slot` to the first occupied slot at most `max` ahead.
@@ -180,6 +251,18 @@ impl<T> Wheel<T> {
         None
     }
 
+    /// The earliest tick among the timers of `slot`.
+    fn slot_min(&self, slot: usize) -> Option<u64> {
+        let mut at = self.heads[slot];
+        let mut min: Option<u64> = None;
+        while at != NIL {
+            let e = &self.table[at as usize];
+            min = Some(min.map_or(e.tick, |m| m.min(e.tick)));
+            at = e.next;
+        }
+        min
+    }
+
     /// When the earliest timer is due, if any.
     pub fn next_deadline(&self) -> Option<Instant> {
         if self.len == 0 {
@@ -195,15 +278,14 @@ impl<T> Wheel<T> {
 
     /// The earliest timer's tick: every occupied slot looked at.
     fn scan(&self) -> Option<u64> {
-        let slots = self.slots.len();
+        let slots = self.heads.len();
         let start = ((self.done + 1) & self.mask) as usize;
         let mut best: Option<u64> = None;
         let mut dist = 0;
         while let Some(d) = self.next_occupied((start + dist) % slots, slots - 1 - dist) {
             let tick_this_turn = self.done + 1 + (dist + d) as u64;
             let slot = (tick_this_turn & self.mask) as usize;
-            let min = self.slots[slot].iter().map(|e| e.tick).min();
-            if let Some(min) = min {
+            if let Some(min) = self.slot_min(slot) {
                 if min <= tick_this_turn {
                     // Due this turn: nothing earlier can exist in a later slot.
                     return Some(min);
@@ -339,5 +421,25 @@ mod tests {
             assert_eq!(w.next_deadline(), want.map(|at| t0 + ms(at)));
             assert_eq!(w.len(), reference.len());
         }
+    }
+
+    #[test]
+    fn a_burst_of_timers_gives_its_memory_back_once_expired() {
+        let t0 = Instant::now();
+        let mut w = Wheel::new(t0, 64);
+        w.insert(t0 + ms(100_000), u32::MAX);
+        for id in 0..10_000u32 {
+            w.insert(t0 + ms(1 + u64::from(id % 500)), id);
+        }
+        assert!(w.table_capacity() >= 10_001);
+        let mut out = Vec::new();
+        w.expire(t0 + ms(600), &mut out);
+        assert_eq!(out.len(), 10_000);
+        assert_eq!(w.len(), 1);
+        assert!(w.table_capacity() <= MIN_TABLE, "{}", w.table_capacity());
+        assert_eq!(w.next_deadline(), Some(t0 + ms(100_000)));
+        out.clear();
+        w.expire(t0 + ms(100_000), &mut out);
+        assert_eq!(out, vec![u32::MAX]);
     }
 }

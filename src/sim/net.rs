@@ -92,6 +92,13 @@ fn mix(mut x: u64) -> u64 {
 }
 
 impl Net {
+    /// Room for `n` more nodes in the per-node tables.
+    pub fn reserve(&mut self, n: usize) {
+        self.ends.reserve_exact(n);
+        self.before.reserve_exact(n);
+        self.by_addr.reserve(n);
+    }
+
     pub fn new(seed: u64) -> Self {
         Net {
             latency: Latency::Fixed(Duration::from_micros(200)),

@@ -161,6 +161,8 @@ pub fn run_scenario(sc: &Scenario, start: Instant) -> Report {
 pub fn run_scenario_with(sc: &Scenario, start: Instant, mut at_idle: impl FnMut(&Sim)) -> Report {
     let t0 = start;
     let mut sim = Sim::new(sc.seed, t0).lean();
+    // Every node the scenario starts with (churn and restarts add more).
+    sim.reserve(sc.nodes);
     let (lo, hi) = sc.rtt;
     sim.set_latency(Latency::PerLink {
         lo: lo / 2,
