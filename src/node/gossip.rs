@@ -48,21 +48,23 @@ impl Node {
             seq: self.seq,
         };
         let name = self.cfg.name();
-        let mut acts = std::mem::take(&mut self.acts);
-        self.tree.broadcast(id, name, payload, &mut acts);
         let bytes = self
             .out
             .encode(|tx| overlay::encode_gossip(tx, id, 0, name, payload));
-        for a in acts.drain(..) {
-            let Action::Push { to: peer, .. } = a else {
-                continue;
-            };
+        // The tree's neighbors (what `Plumtree::broadcast` pushes to), one
+        // shared frame for all: the payload is neither copied nor cached.
+        let first = to.len();
+        to.extend(self.tree.neighbors());
+        let mut kept = first;
+        for i in first..to.len() {
+            let peer = to[i];
             let Some(c) = self.peers.conn_of(peer) else {
                 continue;
             };
             if self.enqueue(c, bytes.clone(), cargo, now) {
                 self.stats.messages_sent += 1;
-                to.push(peer);
+                to[kept] = peer;
+                kept += 1;
             } else {
                 self.stats.messages_dropped += 1;
                 if cargo == Cargo::StdinLine {
@@ -70,7 +72,7 @@ impl Node {
                 }
             }
         }
-        self.acts = acts;
+        to.truncate(kept);
         to.sort_unstable();
         self.arm_tree(now);
     }
@@ -111,7 +113,9 @@ impl Node {
                     fresh = self.order.accept(id, origin, hops, payload, now, &mut |o| {
                         emit(o, at, out, stats, &mut skips)
                     });
-                    self.note_skips(skips, now);
+                    if !skips.is_empty() {
+                        self.note_skips(skips, now);
+                    }
                 }
                 if !fresh {
                     self.stats.duplicates += 1;

@@ -250,7 +250,7 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Plumtree<P> {
     }
 
     fn make_eager(&mut self, p: P) {
-        if self.lazy.remove(&p).is_some() {
+        if !self.lazy.is_empty() && self.lazy.remove(&p).is_some() {
             self.eager.add(p);
         }
     }
@@ -275,9 +275,15 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Plumtree<P> {
         // Not cached: it is pushed to every neighbor and announced to none,
         // and only an announcer is ever grafted.
         let payload: Rc<[u8]> = Rc::from(payload);
-        for &to in self.eager.keys().chain(self.lazy.keys()) {
+        for to in self.neighbors() {
             out.push(push(to, id, origin_addr, 0, &payload));
         }
+    }
+
+    /// Every neighbor, eager then lazy: whom [`Plumtree::broadcast`]
+    /// pushes to (a node sending its own message needs only this list).
+    pub fn neighbors(&self) -> impl Iterator<Item = P> + '_ {
+        self.eager.keys().chain(self.lazy.keys()).copied()
     }
 
     /// A GOSSIP frame from `from`. `fresh` (the caller's seen table says it
@@ -305,7 +311,9 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Plumtree<P> {
             }
             return;
         }
-        if let Some(m) = self.missing.remove(&id) {
+        if !self.missing.is_empty()
+            && let Some(m) = self.missing.remove(&id)
+        {
             self.missing_due.remove(&(m.deadline, id));
         }
         self.make_eager(from);
