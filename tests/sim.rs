@@ -526,3 +526,52 @@ fn forty_nodes_with_views_of_four_relay_every_line_to_everyone_once_in_order() {
         sim.nodes[39].node.peer_count()
     );
 }
+
+#[test]
+fn relays_that_run_ahead_of_a_slow_direct_link_wait_for_it_and_nothing_is_skipped() {
+    // Node 2's link to the writer, node 0, is slow; node 1 relays what
+    // node 0 writes to it within a millisecond. A gap waited for only
+    // 50 ms (less than a GRAFT's 120) would be given up at once if node 2
+    // held node 1's copies that are ahead of node 0's own.
+    let mut sim = Sim::new(5, Instant::now());
+    let tune = |c: &mut rumor::node::Config| {
+        c.period = None;
+        c.gap_wait = Duration::from_millis(50);
+    };
+    three_node_mesh(&mut sim, tune);
+    // The first message prunes the relay link 1 -> 2 (the direct copy
+    // comes first while the link is fast).
+    sim.type_line(0, "warm");
+    sim.run_for(secs(1));
+    sim.set_link_delay(0, 2, secs(1));
+    let lines: Vec<String> = (0..30).map(|k| format!("line {k}")).collect();
+    for l in &lines {
+        sim.type_line(0, l);
+        sim.run_for(Duration::from_millis(20));
+    }
+    sim.run_for(secs(5));
+    let from = format!("\"{}\"", sim.nodes[0].addr);
+    for i in [1, 2] {
+        let texts: Vec<String> = received(&sim, i)
+            .into_iter()
+            .filter(|(_, f)| *f == from)
+            .map(|(t, _)| t)
+            .collect();
+        let want: Vec<String> = std::iter::once("warm".to_string())
+            .chain(lines.iter().cloned())
+            .collect();
+        assert_eq!(texts, want, "node {i}: {:?}", sim.nodes[i].diag);
+        assert!(
+            !sim.nodes[i].diag.iter().any(|d| d.contains("skipped")),
+            "node {i} skipped a gap: {:?}",
+            sim.nodes[i].diag
+        );
+    }
+    assert!(
+        sim.nodes[2].node.stats().relays_ahead > 0,
+        "node 1's copies never ran ahead: the test shows nothing: {:?} {:?}",
+        sim.nodes[2].node.stats(),
+        sim.nodes[1].node.stats()
+    );
+    check_exactly_once(&sim);
+}

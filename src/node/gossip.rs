@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::ops::Range;
 use std::time::Instant;
 
+use super::conn::PeerInfo;
 use super::conns::ConnId;
 use super::event::DiagKind;
 use super::order::{Ordered, Skip};
@@ -81,11 +82,10 @@ impl Node {
     pub(super) fn on_tree(&mut self, conn: ConnId, o: Overlay<'_>, now: Instant) -> bool {
         // A retiring connection (a duplicate being wound down) is still
         // its peer's: what it brings counts.
-        let Some(from) = self
-            .conns
-            .get(conn)
-            .and_then(|c| c.peer())
-            .map(|p| p.listen)
+        let Some(PeerInfo {
+            id: from_id,
+            listen: from,
+        }) = self.conns.get(conn).and_then(|c| c.peer())
         else {
             return true;
         };
@@ -105,6 +105,22 @@ impl Node {
                     false => origin,
                 };
                 self.stats.payload_frames += 1;
+                // The origin is our neighbor and sends every message it
+                // writes to us itself, in order, on this one connection
+                // (each `Sending` line names us): a relayed copy that runs
+                // ahead of it is not held, which under a backlog on the
+                // direct link would open a gap that `gap_wait` gives up on
+                // while the copies it waits for are on their way. It is
+                // left as if it never came (not seen, not relayed, no
+                // PRUNE); the direct copy is the one printed and relayed.
+                if id.origin != from_id
+                    && self.peers.by_id(id.origin).is_some()
+                    && self.order.is_ahead(id)
+                {
+                    self.stats.relays_ahead += 1;
+                    self.acts = acts;
+                    return true;
+                }
                 let mut fresh = false;
                 if id.origin != self.id {
                     let at = self.elapsed(now);

@@ -109,6 +109,9 @@ pub struct Stats {
     pub payload_frames: u64,
     /// GOSSIP frames of a message already seen.
     pub duplicates: u64,
+    /// Relayed GOSSIP frames left alone because their origin is a
+    /// neighbor whose own copy, still on its way, comes first in order.
+    pub relays_ahead: u64,
     /// Copies of other nodes' messages queued to peers.
     pub relayed: u64,
     /// Messages given up on in a gap of their origin's sequence.

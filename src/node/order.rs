@@ -202,6 +202,15 @@ impl Sequencer {
         })
     }
 
+    /// Whether `id` would be held rather than printed: its origin is
+    /// known, and it is past the next sequence number, not seen yet.
+    pub fn is_ahead(&self, id: MsgId) -> bool {
+        self.origins.get(&id.origin).is_some_and(|o| {
+            let seq = u64::from(id.seq);
+            seq > o.next && !o.held.contains_key(&id.seq)
+        })
+    }
+
     /// Takes a message: `false` if it was seen (a duplicate, or from
     /// before its origin started), else it is delivered now (with what it
     /// unblocks) or held, and `true`. A cap reached skips a gap at once.

@@ -142,6 +142,12 @@ impl Sim {
         self.net.latency = l;
     }
 
+    /// Sets the one-way delay between nodes `a` and `b` alone (a slow
+    /// link in a fast network), for what is sent from now on.
+    pub fn set_link_delay(&mut self, a: usize, b: usize, d: Duration) {
+        self.net.set_link_delay(a, b, d);
+    }
+
     /// Sets the loss on every link (the default: none).
     pub fn set_loss(&mut self, l: Loss) {
         self.net.loss = l;

@@ -77,6 +77,8 @@ pub(super) struct Net {
     /// Per node, its connections' links, by the connection's index.
     ends: Vec<Vec<Option<End>>>,
     cuts: Vec<Vec<u32>>,
+    /// Pairs of nodes whose one-way delay is set apart from `latency`.
+    slow: Vec<((u32, u32), Duration)>,
     /// The newest node at each address, and per node the one it replaced.
     by_addr: HashMap<SocketAddr, u32>,
     before: Vec<Option<u32>>,
@@ -92,6 +94,23 @@ fn mix(mut x: u64) -> u64 {
 }
 
 impl Net {
+    /// Sets the one-way delay between `a` and `b` apart from the latency
+    /// model, for batches sent from now on (each still arrives after the
+    /// one before it on its link).
+    pub fn set_link_delay(&mut self, a: usize, b: usize, d: Duration) {
+        let pair = (a.min(b) as u32, a.max(b) as u32);
+        self.slow.retain(|(p, _)| *p != pair);
+        self.slow.push((pair, d));
+        // Links already open keep their delay in their ends.
+        for (x, y) in [(a, b), (b, a)] {
+            if let Some(ends) = self.ends.get_mut(x) {
+                for e in ends.iter_mut().flatten().filter(|e| e.peer as usize == y) {
+                    e.delay = d;
+                }
+            }
+        }
+    }
+
     /// Room for `n` more nodes in the per-node tables.
     pub fn reserve(&mut self, n: usize) {
         self.ends.reserve_exact(n);
@@ -110,6 +129,7 @@ impl Net {
             rng: fastrand::Rng::with_seed(mix(seed ^ 0x6c6f_7373)),
             ends: Vec::new(),
             cuts: Vec::new(),
+            slow: Vec::new(),
             by_addr: HashMap::new(),
             before: Vec::new(),
             traffic: Traffic::default(),
@@ -136,6 +156,12 @@ impl Net {
 
     /// The one-way delay between nodes `a` and `b`.
     pub fn delay(&self, a: usize, b: usize) -> Duration {
+        if !self.slow.is_empty() {
+            let pair = (a.min(b) as u32, a.max(b) as u32);
+            if let Some(&(_, d)) = self.slow.iter().find(|(p, _)| *p == pair) {
+                return d;
+            }
+        }
         match self.latency {
             Latency::Fixed(d) => d,
             Latency::PerLink { lo, hi } => {
