@@ -146,6 +146,19 @@ struct Origin {
     early: u64,
 }
 
+impl Origin {
+    /// Origin `o` (this one) was heard from at `now`: its place in the
+    /// `by_heard` index moves, once a turn (messages read in one turn
+    /// share `now`).
+    fn heard_at(&mut self, o: u64, now: Instant, by_heard: &mut BTreeSet<(Instant, u64)>) {
+        if self.heard != now {
+            by_heard.remove(&(self.heard, o));
+            by_heard.insert((now, o));
+            self.heard = now;
+        }
+    }
+}
+
 /// How many seqs before an origin's first one may still be delivered.
 const LATE: u64 = 64;
 
@@ -234,11 +247,7 @@ impl Sequencer {
             && origin.held.is_empty()
         {
             origin.next += 1;
-            if origin.heard != now {
-                by_heard.remove(&(origin.heard, id.origin));
-                by_heard.insert((now, id.origin));
-                origin.heard = now;
-            }
+            origin.heard_at(id.origin, now, by_heard);
             emit(Ordered::Deliver(Delivery {
                 id,
                 origin_addr,
@@ -272,12 +281,7 @@ impl Sequencer {
             return true;
         }
         if let Some(origin) = self.origins.get_mut(&o) {
-            // Messages read in one turn share `now`: the index moves once.
-            if origin.heard != now {
-                self.by_heard.remove(&(origin.heard, o));
-                self.by_heard.insert((now, o));
-                origin.heard = now;
-            }
+            origin.heard_at(o, now, &mut self.by_heard);
         } else {
             if self.origins.len() >= self.cfg.max_origins.max(1)
                 && let Some(&(_, oldest)) = self.by_heard.first()
