@@ -113,12 +113,19 @@ impl Node {
                 // while the copies it waits for are on their way. It is
                 // left as if it never came (not seen, not relayed, no
                 // PRUNE); the direct copy is the one printed and relayed.
+                // It is remembered as announced by its sender, like an
+                // IHAVE: should the origin's copy never come (it refused
+                // to queue it to us, or closed our connection), it is
+                // grafted once it is no longer ahead (`waiting` below),
+                // within `missing_age`.
                 if id.origin != from_id
                     && self.peers.by_id(id.origin).is_some()
                     && self.order.is_ahead(id)
                 {
                     self.stats.relays_ahead += 1;
+                    self.tree.on_ihave(from, &[(id, hops)], |_| false, now);
                     self.acts = acts;
+                    self.arm_tree(now);
                     return true;
                 }
                 let mut fresh = false;
@@ -167,9 +174,13 @@ impl Node {
         }
         self.tree_due = None;
         let mut acts = std::mem::take(&mut self.acts);
-        let (order, me) = (&self.order, self.id);
-        self.tree
-            .handle_timeout(now, |id| id.origin == me || order.is_seen(id), &mut acts);
+        let (order, peers, me) = (&self.order, &self.peers, self.id);
+        self.tree.handle_timeout_waiting(
+            now,
+            |id| id.origin == me || order.is_seen(id),
+            |id| peers.by_id(id.origin).is_some() && order.is_ahead(id),
+            &mut acts,
+        );
         self.run_tree(&mut acts, now);
         self.acts = acts;
         let at = self.elapsed(now);

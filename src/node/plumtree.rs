@@ -434,6 +434,20 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Plumtree<P> {
         seen: impl Fn(MsgId) -> bool,
         out: &mut Vec<Action<P>>,
     ) {
+        self.handle_timeout_waiting(now, seen, |_| false, out);
+    }
+
+    /// [`Plumtree::handle_timeout`], but a due missing id that `wait`
+    /// says is still coming another way (its origin, a neighbor, is
+    /// behind on its own connection) is not grafted yet: it is looked at
+    /// again `graft_retry` later, no try counted, until `missing_age`.
+    pub fn handle_timeout_waiting(
+        &mut self,
+        now: Instant,
+        seen: impl Fn(MsgId) -> bool,
+        wait: impl Fn(MsgId) -> bool,
+        out: &mut Vec<Action<P>>,
+    ) {
         self.cache.expire(now);
         while let Some(&(due, id)) = self.missing_due.first() {
             if due > now {
@@ -449,6 +463,12 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Plumtree<P> {
             let gone = now >= m.first + self.cfg.missing_age;
             if m.tries >= self.cfg.max_graft_tries || gone || m.announcers.is_empty() {
                 self.counters.missing_given_up += 1;
+                continue;
+            }
+            if wait(id) {
+                m.deadline = (now + self.cfg.graft_retry).min(m.first + self.cfg.missing_age);
+                self.missing_due.insert((m.deadline, id));
+                self.missing.insert(id, m);
                 continue;
             }
             let to = m

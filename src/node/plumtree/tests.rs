@@ -424,3 +424,42 @@ fn an_idle_tree_allocates_nothing() {
     assert!(t.memory() < 512, "{} bytes", t.memory());
     assert_eq!(t.poll_timeout(), None);
 }
+
+#[test]
+fn a_missing_id_still_coming_another_way_is_grafted_only_once_it_is_not() {
+    let t0 = Instant::now();
+    let cfg = PlumtreeConfig {
+        graft_timeout: ms(100),
+        graft_retry: ms(50),
+        missing_age: ms(1_000),
+        ..PlumtreeConfig::default()
+    };
+    let mut t = tree_with(cfg, &[1]);
+    t.on_prune(1);
+    t.on_ihave(1, &[(id(0), 1)], never, t0);
+    let mut out = Vec::new();
+    // Waited for: looked at again each graft_retry, no graft, no try.
+    for at in [100, 150, 200] {
+        assert_eq!(t.poll_timeout(), Some(t0 + ms(at)));
+        t.handle_timeout_waiting(t0 + ms(at), never, |_| true, &mut out);
+        assert!(out.is_empty(), "at {at} ms: {out:?}");
+    }
+    assert_eq!(t.missing_len(), 1);
+    // No longer coming: grafted, with every try still to spend.
+    t.handle_timeout_waiting(t0 + ms(250), never, |_| false, &mut out);
+    assert_eq!(out, [Action::Graft { to: 1, id: id(0) }]);
+    assert_eq!(t.counters().grafts_sent, 1);
+    // And waiting never outlives missing_age.
+    let mut t = tree_with(cfg, &[1]);
+    t.on_prune(1);
+    t.on_ihave(1, &[(id(1), 1)], never, t0);
+    out.clear();
+    let mut now = t0;
+    while let Some(due) = t.poll_timeout() {
+        now = due;
+        t.handle_timeout_waiting(now, never, |_| true, &mut out);
+    }
+    assert!(out.is_empty());
+    assert_eq!(now, t0 + ms(1_000));
+    assert_eq!((t.missing_len(), t.counters().missing_given_up), (0, 1));
+}
