@@ -8,15 +8,22 @@
 //! passed only for a native Linux glibc build on a glibc that has it: the
 //! binary then runs where it was built, and a cross build, musl, or an older
 //! glibc gets the plain link. A linker that does not know the option (GNU
-//! ld before 2.38) ignores it with a warning.
+//! ld before 2.38) ignores it with a warning. A linker configured for the
+//! target (`RUSTC_LINKER`: cargo-zigbuild, a cross toolchain), which may
+//! link against another glibc than this machine's, gets the plain link too,
+//! and `RUMOR_PLAIN_RELOCS=1` asks for it (a binary to copy to an older
+//! system).
 
 use std::process::Command;
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-env-changed=RUMOR_PLAIN_RELOCS");
     let target = std::env::var("TARGET").unwrap_or_default();
     let host = std::env::var("HOST").unwrap_or_default();
-    if target != host || !target.ends_with("-linux-gnu") {
+    let own_linker = std::env::var_os("RUSTC_LINKER").is_some();
+    let plain = std::env::var_os("RUMOR_PLAIN_RELOCS").is_some_and(|v| v != "0");
+    if target != host || !target.ends_with("-linux-gnu") || own_linker || plain {
         return;
     }
     if host_glibc().is_some_and(|(major, minor)| (major, minor) >= (2, 36)) {
