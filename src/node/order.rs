@@ -236,6 +236,12 @@ impl Sequencer {
         now: Instant,
         emit: &mut impl FnMut(Ordered<'_>),
     ) -> bool {
+        let this = Delivery {
+            id,
+            origin_addr,
+            hops,
+            payload,
+        };
         // The usual case, in one table lookup: a known origin's next
         // message with nothing held. It is not seen (seq is `next`, at or
         // after `start`, and nothing is held) and releases nothing.
@@ -248,12 +254,7 @@ impl Sequencer {
         {
             origin.next += 1;
             origin.heard_at(id.origin, now, by_heard);
-            emit(Ordered::Deliver(Delivery {
-                id,
-                origin_addr,
-                hops,
-                payload,
-            }));
+            emit(Ordered::Deliver(this));
             return true;
         }
         if self.is_seen(id) {
@@ -272,12 +273,7 @@ impl Sequencer {
                 return false;
             }
             self.counters.late_starts += 1;
-            emit(Ordered::Deliver(Delivery {
-                id,
-                origin_addr,
-                hops,
-                payload,
-            }));
+            emit(Ordered::Deliver(this));
             return true;
         }
         if let Some(origin) = self.origins.get_mut(&o) {
@@ -304,12 +300,7 @@ impl Sequencer {
         let origin = self.origins.get_mut(&o).expect("inserted above");
         if u64::from(id.seq) == origin.next {
             origin.next += 1;
-            emit(Ordered::Deliver(Delivery {
-                id,
-                origin_addr,
-                hops,
-                payload,
-            }));
+            emit(Ordered::Deliver(this));
             self.release(o, emit);
         } else {
             let held = Held {
