@@ -1,9 +1,13 @@
 //! A hashed timer wheel: O(1) insert, O(1) amortised expiry per timer.
 //!
-//! Time is cut into ticks of [`TICK`]; a timer due at tick `t` sits in slot
-//! `t % slots` with its absolute tick, so timers further out than one turn of
-//! the wheel share slots with nearer ones and simply stay put until their
-//! turn comes round. A bitmap of occupied slots makes finding the next
+//! Time is cut into ticks of [`TICK`]; a timer due within one turn of the
+//! wheel sits in slot `t % slots` with its absolute tick `t`, so every timer
+//! of a slot is due at the same tick and an expiry touches only timers that
+//! are due. A timer further out waits on one unsorted "later" list whose
+//! earliest tick is kept; the list is walked only when that tick comes
+//! within a turn, and what has come within a turn moves into its slot (a
+//! node's keepalives and cache ages, seconds out, are looked at a few times
+//! each, not once a turn). A bitmap of occupied slots makes finding the next
 //! deadline a scan of `slots / 64` words, not of the slots.
 //!
 //! The slot count is the owner's choice ([`Wheel::new`]; a node takes
@@ -47,8 +51,14 @@ pub struct Wheel<T> {
     origin: Instant,
     /// Every tick up to and including this one has been expired.
     done: u64,
-    /// Per slot, its first entry in `table`, or [`NIL`].
+    /// Per slot, its first entry in `table`, or [`NIL`]. Every entry of
+    /// a slot is due at the same tick, within one turn after `done`.
     heads: Vec<u32>,
+    /// The first entry due more than a turn after `done` when it was
+    /// placed, or [`NIL`]; linked like a slot, in no order.
+    later: u32,
+    /// The earliest tick on the `later` list (`u64::MAX` when empty).
+    later_min: u64,
     /// Every timer, linked by slot; free entries linked from `free`.
     table: Vec<Entry<T>>,
     free: u32,
@@ -71,6 +81,8 @@ impl<T> Wheel<T> {
             origin,
             done: 0,
             heads: vec![NIL; slots],
+            later: NIL,
+            later_min: u64::MAX,
             table: Vec::new(),
             free: NIL,
             occupied: vec![0; slots / 64],
@@ -129,32 +141,60 @@ impl<T> Wheel<T> {
         }
     }
 
-    /// Puts `value` at the head of its slot's list, in a free entry if
-    /// there is one.
+    /// Puts `value` at the head of its slot's list if it is due within a
+    /// turn, else on the later list; in a free entry if there is one.
     fn link(&mut self, tick: u64, value: T) {
+        if tick > self.done + self.mask + 1 {
+            self.later = self.push_entry(tick, self.later, value);
+            self.later_min = self.later_min.min(tick);
+            return;
+        }
         let slot = (tick & self.mask) as usize;
-        let next = self.heads[slot];
-        let at = if self.free != NIL {
+        self.heads[slot] = self.push_entry(tick, self.heads[slot], value);
+        self.occupied[slot / 64] |= 1 << (slot % 64);
+    }
+
+    /// Stores an entry linked to `next`; returns its index.
+    fn push_entry(&mut self, tick: u64, next: u32, value: T) -> u32 {
+        let entry = Entry {
+            tick,
+            next,
+            value: Some(value),
+        };
+        if self.free != NIL {
             let at = self.free;
-            let e = &mut self.table[at as usize];
-            self.free = e.next;
-            *e = Entry {
-                tick,
-                next,
-                value: Some(value),
-            };
+            self.free = self.table[at as usize].next;
+            self.table[at as usize] = entry;
             at
         } else {
-            let at = self.table.len() as u32;
-            self.table.push(Entry {
-                tick,
-                next,
-                value: Some(value),
-            });
-            at
-        };
-        self.heads[slot] = at;
-        self.occupied[slot / 64] |= 1 << (slot % 64);
+            self.table.push(entry);
+            self.table.len() as u32 - 1
+        }
+    }
+
+    /// Moves the later list's entries due at or before `limit` (at most a
+    /// turn after `done`) into their slots.
+    fn pull_later(&mut self, limit: u64) {
+        if self.later_min > limit {
+            return;
+        }
+        let mut at = std::mem::replace(&mut self.later, NIL);
+        self.later_min = u64::MAX;
+        while at != NIL {
+            let e = &mut self.table[at as usize];
+            let (tick, next) = (e.tick, e.next);
+            if tick <= limit {
+                let slot = (tick & self.mask) as usize;
+                e.next = self.heads[slot];
+                self.heads[slot] = at;
+                self.occupied[slot / 64] |= 1 << (slot % 64);
+            } else {
+                e.next = self.later;
+                self.later = at;
+                self.later_min = self.later_min.min(tick);
+            }
+            at = next;
+        }
     }
 
     /// Moves every timer due at or before `now` into `out`, in no set order.
@@ -169,6 +209,9 @@ impl<T> Wheel<T> {
             return;
         }
         self.earliest.set(None);
+        // What comes due before the next turn after `now` goes to its slot
+        // first: the slots then hold every timer due by `now`.
+        self.pull_later(now_tick + self.mask + 1);
         // One turn of the wheel covers every slot; a longer gap needs no more.
         let span = (now_tick - self.done).min(self.mask + 1);
         let mut tick = self.done + 1;
@@ -225,6 +268,8 @@ impl<T> Wheel<T> {
         let old = std::mem::take(&mut self.table);
         self.table = Vec::with_capacity((self.len * 2).max(MIN_TABLE));
         self.free = NIL;
+        self.later = NIL;
+        self.later_min = u64::MAX;
         self.heads.fill(NIL);
         self.occupied.fill(0);
         for e in old {
@@ -251,18 +296,6 @@ impl<T> Wheel<T> {
         None
     }
 
-    /// The earliest tick among the timers of `slot`.
-    fn slot_min(&self, slot: usize) -> Option<u64> {
-        let mut at = self.heads[slot];
-        let mut min: Option<u64> = None;
-        while at != NIL {
-            let e = &self.table[at as usize];
-            min = Some(min.map_or(e.tick, |m| m.min(e.tick)));
-            at = e.next;
-        }
-        min
-    }
-
     /// When the earliest timer is due, if any.
     pub fn next_deadline(&self) -> Option<Instant> {
         if self.len == 0 {
@@ -276,28 +309,23 @@ impl<T> Wheel<T> {
         found.map(|t| self.instant_of(t.max(self.done + 1)))
     }
 
-    /// The earliest timer's tick: every occupied slot looked at.
+    /// The earliest timer's tick: the first occupied slot after `done` (its
+    /// timers are due at the one tick of this turn that maps to it), or
+    /// the later list's earliest.
     fn scan(&self) -> Option<u64> {
-        let slots = self.heads.len();
         let start = ((self.done + 1) & self.mask) as usize;
-        let mut best: Option<u64> = None;
-        let mut dist = 0;
-        while let Some(d) = self.next_occupied((start + dist) % slots, slots - 1 - dist) {
-            let tick_this_turn = self.done + 1 + (dist + d) as u64;
-            let slot = (tick_this_turn & self.mask) as usize;
-            if let Some(min) = self.slot_min(slot) {
-                if min <= tick_this_turn {
-                    // Due this turn: nothing earlier can exist in a later slot.
-                    return Some(min);
-                }
-                best = Some(best.map_or(min, |b| b.min(min)));
-            }
-            dist += d + 1;
-            if dist >= slots {
-                break;
-            }
+        let near = self
+            .next_occupied(start, self.mask as usize)
+            .map(|d| self.done + 1 + d as u64);
+        debug_assert!(near.is_none_or(|t| {
+            let head = self.heads[(t & self.mask) as usize];
+            self.table[head as usize].tick == t
+        }));
+        let later = (self.later != NIL).then_some(self.later_min);
+        match (near, later) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
-        best
     }
 }
 
