@@ -90,7 +90,7 @@ impl Node {
         if self.book.same_node_busy(addr) || self.dialing_count() >= self.cfg.dial_cap() {
             let at = now + self.cfg.redial_min;
             self.book.set_retry(addr, at);
-            self.wheel.insert(at, Timer::Dial(addr));
+            self.arm_dial(at, addr);
             self.book.queue_dial(addr);
             return;
         }
@@ -116,7 +116,14 @@ impl Node {
         }
     }
 
-    pub(super) fn on_dial_timer(&mut self, addr: SocketAddr, now: Instant) {
+    /// Sets a timer to look at `addr` again at `at`.
+    pub(super) fn arm_dial(&mut self, at: Instant, addr: SocketAddr) {
+        let slot = self.dial_slots.put(addr);
+        self.wheel.insert(at, Timer::Dial(slot));
+    }
+
+    pub(super) fn on_dial_timer(&mut self, slot: u32, now: Instant) {
+        let addr = self.dial_slots.take(slot);
         if self.book.due(addr, now, !self.peers.is_empty()) {
             self.dial(addr, now);
         }
@@ -131,7 +138,7 @@ impl Node {
         let Redial::At { at, delay, note } = redial else {
             return;
         };
-        self.wheel.insert(at, Timer::Dial(addr));
+        self.arm_dial(at, addr);
         let bootstrap = self.book.get(addr).is_some_and(|k| k.is_bootstrap());
         // A bootstrap is worth a line per try; any other address one line,
         // so a list of dead ends cannot flood stderr.
@@ -146,5 +153,68 @@ impl Node {
                 ),
             );
         }
+    }
+}
+
+/// The addresses of pending dial timers. A wheel entry carries a slot
+/// number here (4 bytes) rather than the address (32), so every timer
+/// entry is 24 bytes, not 48. Each timer holds its slot until it fires;
+/// the table is dropped whole once none is held.
+#[derive(Debug, Default)]
+pub(super) struct DialSlots {
+    addrs: Vec<SocketAddr>,
+    free: Vec<u32>,
+}
+
+impl DialSlots {
+    /// Keeps `addr` until [`DialSlots::take`]; returns its slot.
+    pub fn put(&mut self, addr: SocketAddr) -> u32 {
+        match self.free.pop() {
+            Some(i) => {
+                self.addrs[i as usize] = addr;
+                i
+            }
+            None => {
+                self.addrs.push(addr);
+                self.addrs.len() as u32 - 1
+            }
+        }
+    }
+
+    /// The address put in `slot`, which is free again.
+    pub fn take(&mut self, slot: u32) -> SocketAddr {
+        let addr = self.addrs[slot as usize];
+        self.free.push(slot);
+        if self.free.len() == self.addrs.len() {
+            *self = DialSlots::default();
+        }
+        addr
+    }
+
+    /// Slots held.
+    #[cfg(test)]
+    fn held(&self) -> usize {
+        self.addrs.len() - self.free.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slot_gives_back_its_address_and_is_reused_and_the_table_empties() {
+        let a = |p: u16| SocketAddr::from(([127, 0, 0, 1], p));
+        let mut s = DialSlots::default();
+        let (x, y) = (s.put(a(1)), s.put(a(2)));
+        assert_ne!(x, y);
+        assert_eq!(s.take(x), a(1));
+        let z = s.put(a(3));
+        assert_eq!(z, x, "a free slot is used first");
+        assert_eq!(s.held(), 2);
+        assert_eq!(s.take(y), a(2));
+        assert_eq!(s.take(z), a(3));
+        assert_eq!(s.held(), 0);
+        assert_eq!(s.addrs.capacity(), 0, "nothing kept once none is held");
     }
 }

@@ -84,7 +84,8 @@ use crate::wire::{Frame, GoodbyeReason, NodeId};
 enum Timer {
     Period,
     Conn(ConnId),
-    Dial(SocketAddr),
+    /// A redial's address is in `Node::dial_slots`.
+    Dial(u32),
     Join,
     /// `--exit-on-eof`: the join's time is up.
     JoinLimit,
@@ -97,6 +98,9 @@ enum Timer {
     /// The broadcast tree's or the order's next deadline.
     Tree,
 }
+
+// A wheel entry is a tick, a link and a timer: 24 bytes while a timer is 12.
+const _: () = assert!(std::mem::size_of::<Timer>() <= 12);
 
 /// Counters a driver or test can read.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -142,6 +146,8 @@ pub struct Node {
     outbox: Outbox,
     members: Membership,
     wheel: Wheel<Timer>,
+    /// The addresses of the wheel's `Dial` timers.
+    dial_slots: dialing::DialSlots,
     expired: Vec<Timer>,
     out: Outputs,
     lines: LineSplitter,
@@ -208,6 +214,7 @@ impl Node {
             outbox: Outbox::new(cfg.max_unsent, cfg.max_unsent_total),
             members: Membership::default(),
             wheel: Wheel::new(now, cfg.wheel_slots),
+            dial_slots: dialing::DialSlots::default(),
             expired: Vec::new(),
             out: Outputs::default(),
             lines: LineSplitter::new(cfg.max_line),
@@ -503,7 +510,7 @@ impl Node {
             match t {
                 Timer::Period => self.on_period(now),
                 Timer::Conn(id) => self.on_conn_timer(id, now),
-                Timer::Dial(addr) => self.on_dial_timer(addr, now),
+                Timer::Dial(slot) => self.on_dial_timer(slot, now),
                 Timer::Join => {
                     if self.members.quiet(now, self.cfg.join_settle) {
                         self.finish_join(now, membership::Check::Deadline);

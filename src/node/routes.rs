@@ -198,7 +198,7 @@ impl Node {
             for a in self.book.idle_bootstraps() {
                 let at = now + self.cfg.redial_min;
                 self.book.set_retry(a, at);
-                self.wheel.insert(at, Timer::Dial(a));
+                self.arm_dial(at, a);
             }
         }
         if outbound && matches!(state, State::Connecting | State::Handshaking) {
