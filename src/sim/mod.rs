@@ -111,7 +111,7 @@ impl Sim {
             tally: None,
             addressing: Addressing::Loopback,
             keep_lines: true,
-            net: Net::new(seed),
+            net: Net::new(seed, start),
             queue: Queue::default(),
             rng: fastrand::Rng::with_seed(seed),
             pool: Pool::default(),

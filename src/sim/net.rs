@@ -50,15 +50,18 @@ struct End {
     conn: ConnId,
     peer: u32,
     their: ConnId,
-    delay: Duration,
-    /// When the last batch this way arrives: later ones wait for it.
-    last: Instant,
+    /// When the last batch this way arrives, in nanoseconds after the
+    /// network's start: later ones wait for it. (The delay is not kept:
+    /// [`Net::delay`] is a hash of the pair; a slot is 48 bytes, not 72.)
+    last: u64,
     /// Bytes of the frame being sent that are still to come (frames are
     /// counted by their length prefix), and a split length prefix so far.
     frame_left: u32,
     head: [u8; 4],
     head_len: u8,
 }
+
+const _: () = assert!(std::mem::size_of::<Option<End>>() <= 48);
 
 /// Bytes and frames sent, summed over every link.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -70,6 +73,8 @@ pub struct Traffic {
 
 #[derive(Debug)]
 pub(super) struct Net {
+    /// The virtual clock's start, for [`End::last`].
+    origin: Instant,
     pub latency: Latency,
     pub loss: Loss,
     seed: u64,
@@ -101,14 +106,6 @@ impl Net {
         let pair = (a.min(b) as u32, a.max(b) as u32);
         self.slow.retain(|(p, _)| *p != pair);
         self.slow.push((pair, d));
-        // Links already open keep their delay in their ends.
-        for (x, y) in [(a, b), (b, a)] {
-            if let Some(ends) = self.ends.get_mut(x) {
-                for e in ends.iter_mut().flatten().filter(|e| e.peer as usize == y) {
-                    e.delay = d;
-                }
-            }
-        }
     }
 
     /// Room for `n` more nodes in the per-node tables.
@@ -118,8 +115,9 @@ impl Net {
         self.by_addr.reserve(n);
     }
 
-    pub fn new(seed: u64) -> Self {
+    pub fn new(seed: u64, origin: Instant) -> Self {
         Net {
+            origin,
             latency: Latency::Fixed(Duration::from_micros(200)),
             loss: Loss {
                 rate: 0.0,
@@ -212,13 +210,12 @@ impl Net {
 
     /// Links `a`'s `ca` with `b`'s `cb`, at `now`.
     pub fn link(&mut self, (a, ca): (usize, ConnId), (b, cb): (usize, ConnId), now: Instant) {
-        let delay = self.delay(a, b);
+        let last = self.nanos(now);
         let end = |conn, peer: usize, their| End {
             conn,
             peer: peer as u32,
             their,
-            delay,
-            last: now,
+            last,
             frame_left: 0,
             head: [0; 4],
             head_len: 0,
@@ -245,17 +242,25 @@ impl Net {
         if self.end(e.peer as usize, e.their).is_some() {
             self.set(e.peer as usize, e.their, None);
         }
-        let at = self.arrival(e.delay, e.last, now);
+        let at = self.arrival(i, &e, now);
         Some((e.peer as usize, e.their, at))
     }
 
-    fn arrival(&mut self, delay: Duration, last: Instant, now: Instant) -> Instant {
+    /// `t` in nanoseconds after the network's start.
+    fn nanos(&self, t: Instant) -> u64 {
+        t.saturating_duration_since(self.origin).as_nanos() as u64
+    }
+
+    /// When a batch sent now on `i`'s end `e` arrives: after its delay
+    /// (and a retransmit's, if lost), and not before the one before it.
+    fn arrival(&mut self, i: usize, e: &End, now: Instant) -> Instant {
         let extra = if self.lost() {
             self.loss.rto
         } else {
             Duration::ZERO
         };
-        (now + delay + extra).max(last)
+        let last = self.origin + Duration::from_nanos(e.last);
+        (now + self.delay(i, e.peer as usize) + extra).max(last)
     }
 
     /// `bytes` written on `i`'s `conn` at `now`: when they arrive, and
@@ -268,10 +273,11 @@ impl Net {
         now: Instant,
     ) -> Option<(usize, ConnId, Instant)> {
         let e = *self.end(i, conn)?;
-        let at = self.arrival(e.delay, e.last, now);
+        let at = self.arrival(i, &e, now);
+        let last = self.nanos(at);
         let frames = {
             let e = self.end_mut(i, conn)?;
-            e.last = at;
+            e.last = last;
             count_frames(e, bytes)
         };
         self.traffic.batches += 1;
