@@ -123,7 +123,7 @@ impl Node {
                     && self.order.is_ahead(id)
                 {
                     self.stats.relays_ahead += 1;
-                    self.tree.on_ihave(from, &[(id, hops)], |_| false, now);
+                    self.tree.on_ihave(from, [(id, hops)], |_| false, now);
                     self.acts = acts;
                     self.arm_tree(now);
                     return true;
@@ -147,11 +147,10 @@ impl Node {
                     .on_gossip(from, id, origin, hops, payload, fresh, now, &mut acts);
             }
             Overlay::IHave(a) => {
-                let entries: Vec<(MsgId, u8)> = a.iter().collect();
                 let (order, me) = (&self.order, self.id);
                 self.tree.on_ihave(
                     from,
-                    &entries,
+                    a.iter(),
                     |id| id.origin == me || order.is_seen(id),
                     now,
                 );

@@ -361,14 +361,14 @@ impl<P: Copy + Eq + Ord + Hash + Debug> Plumtree<P> {
     pub fn on_ihave(
         &mut self,
         from: P,
-        entries: &[(MsgId, u8)],
+        entries: impl IntoIterator<Item = (MsgId, u8)>,
         seen: impl Fn(MsgId) -> bool,
         now: Instant,
     ) {
         if !self.is_neighbor(from) {
             return;
         }
-        for &(id, _hops) in entries {
+        for (id, _hops) in entries {
             if seen(id) {
                 continue;
             }

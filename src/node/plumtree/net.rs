@@ -79,7 +79,7 @@ impl Net {
                 node.on_gossip(from, id, addr(), hops, &payload, fresh, now, &mut out);
             }
             Action::IHave { entries, .. } => {
-                node.on_ihave(from, &entries, |i| seen.contains(&i), now)
+                node.on_ihave(from, entries.iter().copied(), |i| seen.contains(&i), now)
             }
             Action::Graft { id, .. } => node.on_graft(from, id, now, &mut out),
             Action::Prune { .. } => node.on_prune(from),

@@ -144,7 +144,7 @@ fn a_fresh_payload_from_a_lazy_neighbor_makes_it_eager_and_a_stranger_is_never_a
     t.on_gossip(9, id(1), addr(), 0, b"b", true, t0, &mut out);
     assert_eq!(pushes(&out), [(1, id(1), 1), (2, id(1), 1)]);
     t.on_graft(9, id(1), t0, &mut out);
-    t.on_ihave(9, &[(id(5), 1)], never, t0);
+    t.on_ihave(9, [(id(5), 1)], never, t0);
     t.on_gossip(9, id(1), addr(), 0, b"b", false, t0, &mut out);
     assert_eq!(t.eager().chain(t.lazy()).collect::<Vec<_>>(), [1, 2]);
     assert_eq!(t.missing_len(), 0);
@@ -162,10 +162,10 @@ fn a_missing_payload_is_grafted_after_the_timeout_from_the_announcer_then_the_ne
     for p in [1, 2, 3] {
         t.on_prune(p);
     }
-    t.on_ihave(1, &[(id(0), 2), (id(1), 2)], |i| i == id(1), t0);
+    t.on_ihave(1, [(id(0), 2), (id(1), 2)], |i| i == id(1), t0);
     // A later announcement adds an announcer, not a later deadline.
-    t.on_ihave(2, &[(id(0), 3)], never, t0 + ms(100));
-    t.on_ihave(1, &[(id(0), 2)], never, t0 + ms(110));
+    t.on_ihave(2, [(id(0), 3)], never, t0 + ms(100));
+    t.on_ihave(1, [(id(0), 2)], never, t0 + ms(110));
     assert_eq!(t.missing_len(), 1);
     assert_eq!(t.poll_timeout(), Some(t0 + ms(250)));
     let mut out = Vec::new();
@@ -194,7 +194,7 @@ fn the_payload_arriving_or_being_seen_cancels_its_graft() {
     let t0 = Instant::now();
     let mut t = tree(&[1, 2]);
     t.on_prune(2);
-    t.on_ihave(2, &[(id(0), 1), (id(1), 1)], never, t0);
+    t.on_ihave(2, [(id(0), 1), (id(1), 1)], never, t0);
     let mut out = Vec::new();
     t.on_gossip(1, id(0), addr(), 0, b"a", true, t0 + ms(10), &mut out);
     assert_eq!(t.missing_len(), 1);
@@ -215,7 +215,7 @@ fn missing_age_gives_up_even_with_tries_left() {
     let t0 = Instant::now();
     let mut t = tree_with(cfg, &[1]);
     t.on_prune(1);
-    t.on_ihave(1, &[(id(0), 1)], never, t0);
+    t.on_ihave(1, [(id(0), 1)], never, t0);
     let mut out = Vec::new();
     t.handle_timeout(t0 + ms(250), never, &mut out);
     assert_eq!(out, [Action::Graft { to: 1, id: id(0) }]);
@@ -240,9 +240,9 @@ fn the_missing_table_ignores_new_ids_at_its_cap_and_keeps_sixteen_announcers() {
     let mut t = tree_with(cfg, &peers);
     for &p in &peers {
         t.on_prune(p);
-        t.on_ihave(p, &[(id(0), 1)], never, t0);
+        t.on_ihave(p, [(id(0), 1)], never, t0);
     }
-    t.on_ihave(1, &[(id(1), 1), (id(2), 1)], never, t0);
+    t.on_ihave(1, [(id(1), 1), (id(2), 1)], never, t0);
     assert_eq!(t.missing_len(), 2);
     assert_eq!(t.counters().missing_ignored, 1);
     // The grafts for id 0 go round its first 16 announcers.
@@ -391,8 +391,8 @@ fn neighbor_down_forgets_the_peer_its_queued_ihaves_and_its_announcements() {
     t.on_prune(3);
     let mut out = Vec::new();
     t.on_gossip(1, id(0), addr(), 0, b"a", true, t0, &mut out);
-    t.on_ihave(2, &[(id(50), 1), (id(51), 1)], never, t0);
-    t.on_ihave(3, &[(id(50), 1)], never, t0);
+    t.on_ihave(2, [(id(50), 1), (id(51), 1)], never, t0);
+    t.on_ihave(3, [(id(50), 1)], never, t0);
     t.neighbor_down(2);
     assert_eq!(t.eager().chain(t.lazy()).collect::<Vec<_>>(), [1, 3]);
     // id 51 had only 2 as its announcer: forgotten, not given up.
@@ -436,7 +436,7 @@ fn a_missing_id_still_coming_another_way_is_grafted_only_once_it_is_not() {
     };
     let mut t = tree_with(cfg, &[1]);
     t.on_prune(1);
-    t.on_ihave(1, &[(id(0), 1)], never, t0);
+    t.on_ihave(1, [(id(0), 1)], never, t0);
     let mut out = Vec::new();
     // Waited for: looked at again each graft_retry, no graft, no try.
     for at in [100, 150, 200] {
@@ -452,7 +452,7 @@ fn a_missing_id_still_coming_another_way_is_grafted_only_once_it_is_not() {
     // And waiting never outlives missing_age.
     let mut t = tree_with(cfg, &[1]);
     t.on_prune(1);
-    t.on_ihave(1, &[(id(1), 1)], never, t0);
+    t.on_ihave(1, [(id(1), 1)], never, t0);
     out.clear();
     let mut now = t0;
     while let Some(due) = t.poll_timeout() {
