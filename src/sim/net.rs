@@ -52,7 +52,7 @@ struct End {
     their: ConnId,
     /// When the last batch this way arrives, in nanoseconds after the
     /// network's start: later ones wait for it. (The delay is not kept:
-    /// [`Net::delay`] is a hash of the pair; a slot is 48 bytes, not 72.)
+    /// [`Net::delay`] is a hash of the pair; an end is 40 bytes, not 64.)
     last: u64,
     /// Bytes of the frame being sent that are still to come (frames are
     /// counted by their length prefix), and a split length prefix so far.
@@ -61,7 +61,7 @@ struct End {
     head_len: u8,
 }
 
-const _: () = assert!(std::mem::size_of::<Option<End>>() <= 48);
+const _: () = assert!(std::mem::size_of::<End>() <= 40);
 
 /// Bytes and frames sent, summed over every link.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -79,8 +79,9 @@ pub(super) struct Net {
     pub loss: Loss,
     seed: u64,
     rng: fastrand::Rng,
-    /// Per node, its connections' links, by the connection's index.
-    ends: Vec<Vec<Option<End>>>,
+    /// Per node, its connections' links, sorted by the connection's slot
+    /// index (a node has a few, so a search beats a table by index).
+    ends: Vec<Vec<End>>,
     cuts: Vec<Vec<u32>>,
     /// Pairs of nodes whose one-way delay is set apart from `latency`.
     slow: Vec<((u32, u32), Duration)>,
@@ -185,27 +186,41 @@ impl Net {
         now + d + extra
     }
 
+    /// Where `i`'s end for connection slot `index` is, or would go.
+    fn find(&self, i: usize, index: u32) -> Result<usize, usize> {
+        self.ends[i].binary_search_by_key(&index, |e| e.conn.index)
+    }
+
     fn end(&self, i: usize, conn: ConnId) -> Option<&End> {
-        let e = self.ends.get(i)?.get(conn.index as usize)?.as_ref()?;
-        (e.conn == conn).then_some(e)
+        let v = self.ends.get(i)?;
+        let k = v.binary_search_by_key(&conn.index, |e| e.conn.index).ok()?;
+        Some(&v[k]).filter(|e| e.conn == conn)
     }
 
     fn end_mut(&mut self, i: usize, conn: ConnId) -> Option<&mut End> {
-        let e = self
-            .ends
-            .get_mut(i)?
-            .get_mut(conn.index as usize)?
-            .as_mut()?;
-        (e.conn == conn).then_some(e)
+        let v = self.ends.get_mut(i)?;
+        let k = v.binary_search_by_key(&conn.index, |e| e.conn.index).ok()?;
+        Some(&mut v[k]).filter(|e| e.conn == conn)
     }
 
-    fn set(&mut self, i: usize, conn: ConnId, e: Option<End>) {
-        let v = &mut self.ends[i];
-        let k = conn.index as usize;
-        if v.len() <= k {
-            v.resize(k + 1, None);
+    /// Puts `e` in its connection slot, replacing what was there.
+    fn set(&mut self, i: usize, e: End) {
+        match self.find(i, e.conn.index) {
+            Ok(k) => self.ends[i][k] = e,
+            Err(k) => {
+                let v = &mut self.ends[i];
+                // Grown by one: a node's few links keep no spare room.
+                v.reserve_exact(1);
+                v.insert(k, e);
+            }
         }
-        v[k] = e;
+    }
+
+    /// Empties `conn`'s connection slot at node `i`.
+    fn clear(&mut self, i: usize, conn: ConnId) {
+        if let Ok(k) = self.find(i, conn.index) {
+            self.ends[i].remove(k);
+        }
     }
 
     /// Links `a`'s `ca` with `b`'s `cb`, at `now`.
@@ -220,8 +235,8 @@ impl Net {
             head: [0; 4],
             head_len: 0,
         };
-        self.set(a, ca, Some(end(ca, b, cb)));
-        self.set(b, cb, Some(end(cb, a, ca)));
+        self.set(a, end(ca, b, cb));
+        self.set(b, end(cb, a, ca));
     }
 
     /// The other end of `i`'s `conn`, if linked.
@@ -238,9 +253,9 @@ impl Net {
         now: Instant,
     ) -> Option<(usize, ConnId, Instant)> {
         let e = *self.end(i, conn)?;
-        self.set(i, conn, None);
+        self.clear(i, conn);
         if self.end(e.peer as usize, e.their).is_some() {
-            self.set(e.peer as usize, e.their, None);
+            self.clear(e.peer as usize, e.their);
         }
         let at = self.arrival(i, &e, now);
         Some((e.peer as usize, e.their, at))
