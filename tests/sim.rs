@@ -575,3 +575,37 @@ fn relays_that_run_ahead_of_a_slow_direct_link_wait_for_it_and_nothing_is_skippe
     );
     check_exactly_once(&sim);
 }
+
+#[test]
+fn a_stream_of_messages_leaves_no_pile_of_stale_timers() {
+    // Each message sets an IHAVE flush, nearer than the payload cache's
+    // age (30 s out); once it fires, the timer already set for the cache
+    // serves again, so the wheel holds a few timers a node, not one per
+    // message for 30 s.
+    let mut sim = Sim::new(11, Instant::now());
+    for i in 0..30 {
+        let boot: &[usize] = if i == 0 { &[] } else { &[0] };
+        sim.add(boot, view(None, 4));
+    }
+    sim.run_for(secs(5));
+    for m in 0..100 {
+        sim.type_line(m % 3, &format!("line {m}"));
+        sim.run_for(Duration::from_millis(100));
+    }
+    let most = sim.nodes.iter().map(|n| n.node.timers_waiting()).max();
+    // 9 here; one per message for 30 s was 105.
+    assert!(most.is_some_and(|m| m <= 16), "{most:?} timers");
+    for n in &sim.nodes {
+        let got = n
+            .log
+            .iter()
+            .filter(|l| l.starts_with("Received message [line "))
+            .count();
+        let own = n
+            .log
+            .iter()
+            .filter(|l| l.starts_with("Sending message [line "))
+            .count();
+        assert_eq!(got + own, 100, "{}", n.addr);
+    }
+}

@@ -168,10 +168,13 @@ impl Node {
 
     /// The tree's and the order's deadlines.
     pub(super) fn on_tree_timer(&mut self, now: Instant) {
-        if self.tree_due.is_some_and(|t| t > now) {
+        // Stale: a timer that was superseded (untracked, or re-armed).
+        if !self.tree_due.iter().flatten().any(|&t| t <= now) {
             return;
         }
-        self.tree_due = None;
+        for t in &mut self.tree_due {
+            *t = t.filter(|&t| t > now);
+        }
         let mut acts = std::mem::take(&mut self.acts);
         let (order, peers, me) = (&self.order, &self.peers, self.id);
         self.tree.handle_timeout_waiting(
@@ -266,7 +269,11 @@ impl Node {
     }
 
     /// Sets the wheel timer for the earlier of the two tables' deadlines,
-    /// unless one at or before it is set already.
+    /// unless one at or before it is set already. Two timers in the wheel
+    /// are tracked, so that a far one (a cache age, 30 s out) set before a
+    /// nearer one (an IHAVE flush) serves again once the nearer fires,
+    /// instead of a new far timer per message; the wheel has no cancel,
+    /// and each would stay in it until due.
     fn arm_tree(&mut self, now: Instant) {
         let next = match (self.tree.poll_timeout(), self.order.poll_timeout()) {
             (Some(a), Some(b)) => a.min(b),
@@ -276,11 +283,20 @@ impl Node {
             },
         };
         let next = next.max(now);
-        if self.tree_due.is_some_and(|t| t <= next) {
+        if self.tree_due.iter().flatten().any(|&t| t <= next) {
             return;
         }
-        self.tree_due = Some(next);
         self.wheel.insert(next, Timer::Tree);
+        // An empty place, else the later one's: that timer still fires,
+        // as a no-op, and the new one is earlier.
+        let [a, b] = &mut self.tree_due;
+        let slot = match (*a, *b) {
+            (None, _) => a,
+            (_, None) => b,
+            (Some(x), Some(y)) if x > y => a,
+            _ => b,
+        };
+        *slot = Some(next);
     }
 }
 

@@ -177,8 +177,8 @@ pub struct Node {
     seq: u32,
     /// Scratch list of the tree's actions.
     acts: Vec<plumtree::Action<SocketAddr>>,
-    /// When the `Tree` timer is set for.
-    tree_due: Option<Instant>,
+    /// The `Tree` timers set in the wheel (`gossip::arm_tree`).
+    tree_due: [Option<Instant>; 2],
 }
 
 impl Node {
@@ -241,7 +241,7 @@ impl Node {
             }),
             seq: 0,
             acts: Vec::new(),
-            tree_due: None,
+            tree_due: [None; 2],
             cfg,
         }
     }
@@ -256,6 +256,13 @@ impl Node {
 
     pub fn stats(&self) -> Stats {
         self.stats
+    }
+
+    /// Timers waiting in the wheel, stale ones included (the wheel has
+    /// no cancel: a superseded timer waits until due, and fires as a
+    /// no-op).
+    pub fn timers_waiting(&self) -> usize {
+        self.wheel.len()
     }
 
     /// Number of established peers.
