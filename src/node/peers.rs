@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use super::conns::ConnId;
+use crate::vecmap::Key;
 use crate::wire::NodeId;
 
 #[derive(Debug, Default)]
@@ -45,7 +46,7 @@ impl PeerSet {
 
     /// The connection of the peer listening at `addr`.
     pub fn conn_of(&self, addr: SocketAddr) -> Option<ConnId> {
-        let i = self.addrs.binary_search(&addr).ok()?;
+        let i = self.addrs.binary_search_by(|a| a.key_cmp(&addr)).ok()?;
         Some(self.conns[i])
     }
 

@@ -43,7 +43,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use super::keyhash::KeyHash;
-use crate::vecmap::{VecMap, VecSet};
+use crate::vecmap::{Key, VecMap, VecSet};
 use cache::Cache;
 pub use cache::Cached;
 
@@ -166,7 +166,7 @@ pub struct Plumtree<P> {
     counters: Counters,
 }
 
-impl<P: Copy + Eq + Ord + Hash + Debug> Plumtree<P> {
+impl<P: Key + Hash + Debug> Plumtree<P> {
     /// An empty tree: no neighbor, nothing cached, nothing allocated.
     pub fn new(cfg: PlumtreeConfig) -> Self {
         Plumtree {
