@@ -112,7 +112,7 @@ impl Sim {
             addressing: Addressing::Loopback,
             keep_lines: true,
             net: Net::new(seed, start),
-            queue: Queue::default(),
+            queue: Queue::new(start),
             rng: fastrand::Rng::with_seed(seed),
             pool: Pool::default(),
             written: Vec::new(),

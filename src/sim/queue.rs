@@ -6,10 +6,10 @@
 //! whose node has since moved its deadline (or died) is stale and skipped.
 //! So finding the next timer is a heap pop, not a scan of every node.
 
-use std::cmp::{Ordering, Reverse};
+use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::node::ConnId;
 
@@ -33,34 +33,23 @@ pub(super) enum Event {
     },
 }
 
-#[derive(Debug)]
+/// An event's place in the heap: when (nanoseconds after the queue's
+/// start), its order of making, and where the event itself waits. 24
+/// bytes: a pop moves these, not the events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Pending {
-    at: Instant,
+    at: u64,
     seq: u64,
-    ev: Event,
+    slot: u32,
 }
 
-impl PartialEq for Pending {
-    fn eq(&self, o: &Self) -> bool {
-        (self.at, self.seq) == (o.at, o.seq)
-    }
-}
-impl Eq for Pending {}
-impl PartialOrd for Pending {
-    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Pending {
-    /// Reversed: the heap's top is the earliest, then the first made.
-    fn cmp(&self, o: &Self) -> Ordering {
-        (o.at, o.seq).cmp(&(self.at, self.seq))
-    }
-}
-
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Queue {
-    events: BinaryHeap<Pending>,
+    origin: Instant,
+    events: BinaryHeap<Reverse<Pending>>,
+    /// The events, by `Pending::slot`; `free` lists the empty slots.
+    slots: Vec<Option<Event>>,
+    free: Vec<u32>,
     seq: u64,
     timers: BinaryHeap<Reverse<(Instant, u32)>>,
     /// Each node's deadline as last pushed (`None`: none, or dead).
@@ -68,13 +57,37 @@ pub(super) struct Queue {
 }
 
 impl Queue {
+    /// An empty queue; `origin` is the earliest time it is given.
+    pub fn new(origin: Instant) -> Self {
+        Queue {
+            origin,
+            events: BinaryHeap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            seq: 0,
+            timers: BinaryHeap::new(),
+            armed: Vec::new(),
+        }
+    }
+
     pub fn push(&mut self, at: Instant, ev: Event) {
         self.seq += 1;
-        self.events.push(Pending {
+        let slot = match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = Some(ev);
+                i
+            }
+            None => {
+                self.slots.push(Some(ev));
+                self.slots.len() as u32 - 1
+            }
+        };
+        let at = at.saturating_duration_since(self.origin).as_nanos() as u64;
+        self.events.push(Reverse(Pending {
             at,
             seq: self.seq,
-            ev,
-        });
+            slot,
+        }));
     }
 
     /// Network events waiting.
@@ -83,15 +96,19 @@ impl Queue {
     }
 
     pub fn next_event(&self) -> Option<Instant> {
-        self.events.peek().map(|p| p.at)
+        let p = self.events.peek()?.0;
+        Some(self.origin + Duration::from_nanos(p.at))
     }
 
     /// The earliest event, if it is due by `now`.
     pub fn pop_due(&mut self, now: Instant) -> Option<Event> {
-        if self.events.peek()?.at <= now {
-            return self.events.pop().map(|p| p.ev);
+        let now = now.saturating_duration_since(self.origin).as_nanos() as u64;
+        if self.events.peek()?.0.at > now {
+            return None;
         }
-        None
+        let slot = self.events.pop()?.0.slot;
+        self.free.push(slot);
+        self.slots[slot as usize].take()
     }
 
     /// Records node `i`'s next deadline (`None` when it has none or died).
