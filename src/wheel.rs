@@ -428,11 +428,17 @@ mod tests {
         let mut out = Vec::new();
         for id in 0..20_000u32 {
             if rng.bool() {
-                let at = now + rng.u64(0..12_000);
+                // Within a turn, a few turns out, and far out.
+                let reach = [300, 12_000, 600_000][rng.usize(..3)];
+                let at = now + rng.u64(0..reach);
                 w.insert(t0 + ms(at), id);
                 reference.push((at.max(now + 1), id));
             } else {
-                now += rng.u64(0..900);
+                // Mostly small steps; now and then a long idle gap.
+                now += match rng.u8(..20) {
+                    0 => rng.u64(0..400_000),
+                    _ => rng.u64(0..900),
+                };
                 out.clear();
                 w.expire(t0 + ms(now), &mut out);
                 out.sort();
