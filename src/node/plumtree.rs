@@ -173,12 +173,7 @@ impl<P: Key + Hash + Debug> Plumtree<P> {
             cfg,
             eager: VecSet::new(),
             lazy: VecSet::new(),
-            cache: Cache::new(
-                cfg.cache_age,
-                cfg.cache_max_msgs,
-                cfg.cache_max_bytes,
-                KeyHash(cfg.hash_key),
-            ),
+            cache: Cache::new(cfg.cache_age, cfg.cache_max_msgs, cfg.cache_max_bytes),
             missing: HashMap::with_hasher(KeyHash(cfg.hash_key)),
             missing_due: BTreeSet::new(),
             ihave: VecMap::new(),
@@ -203,7 +198,7 @@ impl<P: Key + Hash + Debug> Plumtree<P> {
     }
 
     /// The cached payload of `id`, if it is still cached.
-    pub fn payload(&self, id: MsgId) -> Option<&Cached> {
+    pub fn payload(&self, id: MsgId) -> Option<Cached> {
         self.cache.get(id)
     }
 
