@@ -130,6 +130,8 @@ pub struct Counters {
     pub pruned: u64,
     /// GRAFTs sent.
     pub grafts_sent: u64,
+    /// Announcements not sent: the neighbor announced the id first.
+    pub ihave_spared: u64,
     /// GRAFTs received for a payload no longer (or never) cached.
     pub graft_misses: u64,
     /// Queued IHAVE announcements dropped at `max_ihave_queue`.
@@ -306,15 +308,29 @@ impl<P: Key + Hash + Debug> Plumtree<P> {
             }
             return;
         }
+        // A neighbor that announced it has it: no IHAVE goes back to it.
+        let mut announcers = VecDeque::new();
         if !self.missing.is_empty()
             && let Some(m) = self.missing.remove(&id)
         {
             self.missing_due.remove(&(m.deadline, id));
+            announcers = m.announcers;
         }
         self.make_eager(from);
         let hops = hops.saturating_add(1);
         let eager = self.eager.keys().any(|&p| p != from);
         let lazy: Vec<P> = self.lazy.keys().copied().filter(|&p| p != from).collect();
+        let lazy = if announcers.is_empty() {
+            lazy
+        } else {
+            let told = lazy.len();
+            let lazy: Vec<P> = lazy
+                .into_iter()
+                .filter(|p| !announcers.contains(p))
+                .collect();
+            self.counters.ihave_spared += (told - lazy.len()) as u64;
+            lazy
+        };
         if lazy.is_empty() {
             // Only a neighbor it was announced to can GRAFT it from here:
             // with no IHAVE to send, nothing is cached (a node whose only
@@ -350,6 +366,15 @@ impl<P: Key + Hash + Debug> Plumtree<P> {
         self.ihave_flush.get_or_insert(now + self.cfg.ihave_delay);
     }
 
+    fn unqueue_ihave(&mut self, to: P, id: MsgId) {
+        if let Some(q) = self.ihave.get_mut(&to)
+            && let Some(at) = q.iter().position(|&(i, _)| i == id)
+        {
+            q.remove(at);
+            self.counters.ihave_spared += 1;
+        }
+    }
+
     /// An IHAVE frame from neighbor `from`: each id not `seen` is missing,
     /// with `from` as an announcer; the first announcement of an id sets
     /// its deadline to `now + graft_timeout`. A full table ignores new ids.
@@ -365,6 +390,9 @@ impl<P: Key + Hash + Debug> Plumtree<P> {
         }
         for (id, _hops) in entries {
             if seen(id) {
+                // It has it: our own announcement of it, if still queued,
+                // would tell it nothing.
+                self.unqueue_ihave(from, id);
                 continue;
             }
             if let Some(m) = self.missing.get_mut(&id) {

@@ -205,6 +205,58 @@ fn the_payload_arriving_or_being_seen_cancels_its_graft() {
     assert_eq!(t.counters().missing_given_up, 0);
 }
 
+fn ihaves(out: &[Action<u32>]) -> Vec<(u32, Vec<MsgId>)> {
+    out.iter()
+        .filter_map(|a| match a {
+            Action::IHave { to, entries } => Some((*to, entries.iter().map(|e| e.0).collect())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_neighbor_that_announced_a_message_is_not_announced_it_back() {
+    let t0 = Instant::now();
+    let mut t = tree(&[1, 2, 3, 4]);
+    for p in [2, 3, 4] {
+        t.on_prune(p);
+    }
+    // 2 and 3 announce it before the tree brings it from 1.
+    t.on_ihave(2, [(id(0), 1)], never, t0);
+    t.on_ihave(3, [(id(0), 2)], never, t0 + ms(5));
+    let mut out = Vec::new();
+    t.on_gossip(1, id(0), addr(), 0, b"a", true, t0 + ms(10), &mut out);
+    assert_eq!(t.missing_len(), 0);
+    out.clear();
+    t.handle_timeout(t0 + ms(60), never, &mut out);
+    assert_eq!(ihaves(&out), [(4, vec![id(0)])]);
+    assert_eq!(t.counters().ihave_spared, 2);
+    // Announced to no one but 4: cached for it.
+    assert!(t.payload(id(0)).is_some());
+}
+
+#[test]
+fn an_announcement_from_a_neighbor_takes_ours_of_that_id_off_its_queue() {
+    let t0 = Instant::now();
+    let mut t = tree(&[1, 2, 3]);
+    t.on_prune(2);
+    t.on_prune(3);
+    let mut out = Vec::new();
+    t.on_gossip(1, id(0), addr(), 0, b"a", true, t0, &mut out);
+    t.on_gossip(1, id(1), addr(), 0, b"b", true, t0, &mut out);
+    // 2 announces id 0 while ours waits for the batch delay: it has it.
+    let seen = |i: MsgId| i == id(0) || i == id(1);
+    t.on_ihave(2, [(id(0), 1), (id(7), 1)], seen, t0 + ms(20));
+    out.clear();
+    t.handle_timeout(t0 + ms(50), never, &mut out);
+    let mut got = ihaves(&out);
+    got.sort();
+    assert_eq!(got, [(2, vec![id(1)]), (3, vec![id(0), id(1)])]);
+    assert_eq!(t.counters().ihave_spared, 1);
+    // An id not seen is still missing, announced by 2.
+    assert_eq!(t.missing_len(), 1);
+}
+
 #[test]
 fn missing_age_gives_up_even_with_tries_left() {
     let cfg = PlumtreeConfig {
