@@ -628,6 +628,93 @@ fn a_goodbye_duplicate_on_the_connection_we_kept_is_a_loss_and_redialed() {
     assert!(redialed);
 }
 
+/// Our dial to B (127.0.0.1:7001) has sent its hello when B's own dial
+/// to us is accepted and becomes the peer; then B, having kept our dial
+/// (its node id is the larger), says GOODBYE(duplicate) on its own.
+/// Returns the node, our dial, B's connection and t0.
+fn goodbye_ahead_of_the_hello() -> (Node, ConnId, ConnId, Instant) {
+    let (mut n, t0) = node_with(|_| {});
+    let b_id = u64::MAX;
+    assert!(n.id() < b_id);
+    let (c, _) = accept_peer(&mut n, 50009, 9, 7009, t0);
+    drain(&mut n);
+    assert!(n.feed_frame(c, Frame::Peers(vec![entry(b_id, 7001)]), t0));
+    let dial = drain(&mut n)
+        .into_iter()
+        .find_map(|o| match o {
+            Out::Dial(d, a) if a == addr("127.0.0.1:7001") => Some(d),
+            _ => None,
+        })
+        .expect("a dial to B");
+    n.handle_connected(dial, t0);
+    let (b, ok) = accept_peer(&mut n, 50001, b_id, 7001, t0);
+    assert!(ok);
+    drain(&mut n);
+    assert!(n.feed_frame(b, Frame::Goodbye(GoodbyeReason::Duplicate), t0));
+    let out = drain(&mut n);
+    assert!(
+        !out.iter().any(|o| matches!(o, Out::Log(_) | Out::Close(_))),
+        "{out:?}"
+    );
+    assert_eq!(
+        n.peer_addrs(),
+        vec![addr("127.0.0.1:7001"), addr("127.0.0.1:7009")]
+    );
+    (n, dial, b, t0)
+}
+
+#[test]
+fn a_duplicates_goodbye_ahead_of_our_dials_answer_hands_the_peer_over_silently() {
+    let (mut n, dial, b, t0) = goodbye_ahead_of_the_hello();
+    // B's link still carries what we send meanwhile.
+    n.handle_stdin(b"meanwhile\n", t0);
+    let out = drain(&mut n);
+    assert!(
+        out.iter().any(|o| matches!(o, Out::Send(c, _) if *c == b)),
+        "{out:?}"
+    );
+    // B's hello on our dial: the duplicate rule hands B over, silently.
+    assert!(n.feed_frame(dial, hello(u64::MAX, 7001), t0));
+    let out = drain(&mut n);
+    assert!(!out.iter().any(|o| matches!(o, Out::Log(_))), "{out:?}");
+    // B's connection is wound down as the duplicate it is.
+    let goodbye = Frame::Goodbye(GoodbyeReason::Duplicate);
+    let retired = out.iter().any(|o| match o {
+        Out::Send(c, bytes) => *c == b && frames(bytes).contains(&goodbye),
+        _ => false,
+    });
+    assert!(retired, "{out:?}");
+    assert_eq!(
+        n.peer_addrs(),
+        vec![addr("127.0.0.1:7001"), addr("127.0.0.1:7009")]
+    );
+    n.handle_closed(b, Reason::Eof, t0);
+    assert!(!drain(&mut n).iter().any(|o| matches!(o, Out::Log(_))));
+    assert_eq!(n.conn_count(), 2);
+}
+
+#[test]
+fn a_duplicates_goodbye_ahead_of_a_dial_that_then_fails_loses_the_peer_for_the_dials_reason() {
+    let (mut n, dial, b, t0) = goodbye_ahead_of_the_hello();
+    n.handle_closed(dial, Reason::Eof, t0);
+    let out = drain(&mut n);
+    assert!(out.contains(&Out::Close(b)), "{out:?}");
+    assert!(
+        out.contains(&Out::Log(
+            "00:00:00 - Disconnected from the peer at \"127.0.0.1:7001\" (connection closed)\n"
+                .into()
+        )),
+        "{out:?}"
+    );
+    assert_eq!(n.peer_addrs(), vec![addr("127.0.0.1:7009")]);
+    let mut redialed = false;
+    for ms in (100..5000).step_by(100) {
+        n.handle_timeout(t0 + Duration::from_millis(ms));
+        redialed |= dials(drain(&mut n)).contains(&addr("127.0.0.1:7001"));
+    }
+    assert!(redialed);
+}
+
 #[test]
 fn a_node_listed_under_two_addresses_is_dialed_once_and_both_ends_agree() {
     use std::collections::{HashMap, VecDeque};

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use rumor::sim::Sim;
+use rumor::sim::{Latency, Loss, Sim};
 
 fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
@@ -138,6 +138,69 @@ fn nodes_dialing_each_other_at_once_keep_exactly_one_connection() {
     sim.run_for(secs(20));
     for n in &sim.nodes {
         assert_eq!(n.node.conn_count(), 2, "{}: {:?}", n.addr, n.log);
+    }
+    check_exactly_once(&sim);
+}
+
+#[test]
+fn a_duplicates_goodbye_ahead_of_the_hello_it_answers_loses_no_peer() {
+    // Seed 817: node 1's dial to node 3 loses its SYN (1 s late), so node
+    // 3's dial to node 1 becomes their link at 0.705 s. At 1.0046 s node
+    // 1's dial arrives; node 3 keeps it (the smaller id dialed it) and
+    // says GOODBYE(duplicate) on the link, which reaches node 1 while node
+    // 3's hello on the dial is 200 ms late (a lost batch). The link was
+    // taken for lost ("it kept another connection that is gone") and the
+    // pair reconnected at 1.2046 s; now it stays node 1's link to node 3
+    // until that hello hands the peer over.
+    let mut sim = Sim::new(817, Instant::now());
+    sim.set_latency(Latency::PerLink {
+        lo: Duration::from_micros(100),
+        hi: Duration::from_millis(2),
+    });
+    sim.set_loss(Loss {
+        rate: 0.05,
+        rto: Duration::from_millis(200),
+    });
+    for i in 0..4 {
+        let boot: &[usize] = if i == 0 { &[] } else { &[0] };
+        sim.add(boot, period(None));
+    }
+    // Between the goodbye and the hello: both connections open, the
+    // peer still in the active view.
+    sim.run_for(Duration::from_millis(1100));
+    assert!(
+        !sim.nodes[1]
+            .log
+            .iter()
+            .any(|l| l.starts_with("Disconnected")),
+        "{:?}",
+        sim.nodes[1].log
+    );
+    let n1 = &sim.nodes[1].node;
+    assert_eq!(
+        (n1.peer_count(), n1.conn_count()),
+        (3, 4),
+        "the race this test is about did not happen: {:?}",
+        sim.nodes[1].log
+    );
+    sim.run_for(Duration::from_millis(3900));
+    for (i, n) in sim.nodes.iter().enumerate() {
+        assert!(
+            !n.log.iter().any(|l| l.starts_with("Disconnected")),
+            "node {i}: {:?}",
+            n.log
+        );
+        assert_eq!(n.node.conn_count(), 3, "node {i}: one connection per pair");
+    }
+    assert!(sim.full_mesh());
+    sim.type_line(1, "after the race");
+    sim.run_for(secs(2));
+    for i in [0, 2, 3] {
+        let got: Vec<_> = received(&sim, i)
+            .into_iter()
+            .filter(|(t, _)| t == "after the race")
+            .collect();
+        assert_eq!(got.len(), 1, "node {i}: {:?}", sim.nodes[i].log);
     }
     check_exactly_once(&sim);
 }

@@ -54,6 +54,10 @@ pub struct Conn {
     peer: Option<PeerInfo>,
     /// Its first peer list (the welcome) has come.
     got_peer_list: bool,
+    /// The peer said GOODBYE(duplicate) on it, keeping our dial that is
+    /// still in its handshake: it stands for the peer until that dial is
+    /// answered or fails (`handover.rs`).
+    disowned: bool,
     /// Why it was dialed: ours for an outbound connection, theirs (from
     /// their hello) for an accepted one.
     intent: Intent,
@@ -123,6 +127,7 @@ impl Conn {
             since: now,
             peer: None,
             got_peer_list: false,
+            disowned: false,
             intent,
             text_frames: false,
             text: None,
@@ -199,6 +204,16 @@ impl Conn {
     /// Records a peer list; true if it is the first (the welcome).
     pub fn take_peer_list(&mut self) -> bool {
         !std::mem::replace(&mut self.got_peer_list, true)
+    }
+
+    /// Whether the peer disowned it for our dial still in its handshake.
+    pub fn is_disowned(&self) -> bool {
+        self.disowned
+    }
+
+    /// The peer kept our dial still in its handshake instead of it.
+    pub fn disown(&mut self) {
+        self.disowned = true;
     }
 
     /// Not yet an established peer or a retiring one.

@@ -31,6 +31,7 @@ mod dialing;
 pub mod drive;
 pub mod event;
 mod gossip;
+mod handover;
 pub mod handshake;
 pub mod heal;
 pub mod inbound;

@@ -91,7 +91,8 @@ pub enum Reason {
     /// A hello with the node id of a peer connected at another address.
     IdElsewhere(SocketAddr),
     /// GOODBYE(duplicate) on the connection we kept: the peer kept another
-    /// that we do not have. A loss, redialed.
+    /// that we do not have (no dial of ours to it awaits its hello, see
+    /// `handover.rs`). A loss, redialed.
     Disowned,
     /// The network-key handshake failed (wrong key, unkeyed peer, garbage).
     Key(HandshakeError),

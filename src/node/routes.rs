@@ -51,6 +51,14 @@ impl Node {
             }
             (State::Active | State::Retiring, Frame::Overlay(o)) => self.on_overlay(conn, o, now),
             (State::Active | State::Retiring, Frame::Goodbye(reason)) => {
+                // The peer kept our dial, whose answer is on its way: this
+                // connection stays its link till then (`handover.rs`).
+                if state == State::Active
+                    && reason == GoodbyeReason::Duplicate
+                    && self.wait_for_dial(conn)
+                {
+                    return true;
+                }
                 let why = match reason {
                     GoodbyeReason::Duplicate if state == State::Active => Reason::Disowned,
                     GoodbyeReason::Duplicate => Reason::Duplicate,
@@ -203,6 +211,9 @@ impl Node {
         }
         if outbound && matches!(state, State::Connecting | State::Handshaking) {
             self.dial_next(now);
+        }
+        if outbound && state == State::Handshaking {
+            self.dial_ended(remote, why, now);
         }
         true
     }
