@@ -164,8 +164,10 @@ impl Queue {
             let mut due = std::mem::take(&mut self.ring[i]);
             self.in_ring -= due.len();
             due.sort_unstable_by_key(|p| Reverse(p.key()));
-            // The emptied ring slot (its capacity kept) is the next current.
-            self.ring[i] = std::mem::replace(&mut self.current, due);
+            // The emptied current bucket lets its memory go: 512 buckets
+            // each keeping what its busiest moment took would be more than
+            // a small network's events.
+            self.current = due;
             // What has come within the ring's reach leaves the heap.
             while let Some(Reverse(p)) = self.far.peek() {
                 if bucket(p.at) > self.now_bucket + BUCKETS {
