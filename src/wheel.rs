@@ -145,6 +145,11 @@ impl<T> Wheel<T> {
     fn link(&mut self, tick: u64, value: T) {
         if tick > self.done + self.mask + 1 {
             let at = self.push_entry(tick, NIL, value);
+            if self.later.len() == self.later.capacity() {
+                // Four at a time, not doubling: a simulator holds 100,000
+                // of these lists of a dozen or two.
+                self.later.reserve_exact(4);
+            }
             let i = self.later.partition_point(|&(t, _)| t > tick);
             self.later.insert(i, (tick, at));
             return;
