@@ -44,6 +44,7 @@ use std::time::{Duration, Instant};
 
 use super::keyhash::KeyHash;
 use crate::vecmap::{Key, VecMap, VecSet};
+use crate::wire::overlay::MAX_IHAVE;
 use cache::Cache;
 pub use cache::Cached;
 
@@ -366,11 +367,16 @@ impl<P: Key + Hash + Debug> Plumtree<P> {
         self.ihave_flush.get_or_insert(now + self.cfg.ihave_delay);
     }
 
+    /// Takes `id` off the queue to `to` if it is among the newest
+    /// [`MAX_IHAVE`] entries queued there (an announcement crosses ours
+    /// within a flush or two; looking deeper into a queue of up to
+    /// `max_ihave_queue` for each of an IHAVE's 64 entries would let a
+    /// peer make every frame cost 65,536 comparisons).
     fn unqueue_ihave(&mut self, to: P, id: MsgId) {
         if let Some(q) = self.ihave.get_mut(&to)
-            && let Some(at) = q.iter().position(|&(i, _)| i == id)
+            && let Some(back) = q.iter().rev().take(MAX_IHAVE).position(|&(i, _)| i == id)
         {
-            q.remove(at);
+            q.remove(q.len() - 1 - back);
             self.counters.ihave_spared += 1;
         }
     }

@@ -258,6 +258,25 @@ fn an_announcement_from_a_neighbor_takes_ours_of_that_id_off_its_queue() {
 }
 
 #[test]
+fn only_the_newest_sixty_four_queued_entries_are_looked_at_for_an_announcement() {
+    let t0 = Instant::now();
+    let mut t = tree(&[1, 2]);
+    t.on_prune(2);
+    let mut out = Vec::new();
+    for seq in 0..100 {
+        t.on_gossip(1, id(seq), addr(), 0, b"a", true, t0, &mut out);
+    }
+    // Id 0 is 100 deep in the queue to 2; id 99 is the newest.
+    t.on_ihave(2, [(id(0), 1), (id(99), 1), (id(36), 1)], |_| true, t0);
+    assert_eq!(t.counters().ihave_spared, 2, "99 and 36, not 0");
+    out.clear();
+    t.handle_timeout(t0 + ms(50), never, &mut out);
+    let sent: Vec<MsgId> = ihaves(&out).into_iter().flat_map(|(_, ids)| ids).collect();
+    assert_eq!(sent.len(), 98);
+    assert!(sent.contains(&id(0)) && !sent.contains(&id(99)) && !sent.contains(&id(36)));
+}
+
+#[test]
 fn missing_age_gives_up_even_with_tries_left() {
     let cfg = PlumtreeConfig {
         missing_age: ms(300),
