@@ -320,18 +320,10 @@ impl<P: Key + Hash + Debug> Plumtree<P> {
         self.make_eager(from);
         let hops = hops.saturating_add(1);
         let eager = self.eager.keys().any(|&p| p != from);
-        let lazy: Vec<P> = self.lazy.keys().copied().filter(|&p| p != from).collect();
-        let lazy = if announcers.is_empty() {
-            lazy
-        } else {
-            let told = lazy.len();
-            let lazy: Vec<P> = lazy
-                .into_iter()
-                .filter(|p| !announcers.contains(p))
-                .collect();
-            self.counters.ihave_spared += (told - lazy.len()) as u64;
-            lazy
-        };
+        let others = self.lazy.keys().copied().filter(|&p| p != from);
+        let lazy: Vec<P> = others.filter(|p| !announcers.contains(p)).collect();
+        let spared = self.lazy.len() - self.lazy.contains_key(&from) as usize - lazy.len();
+        self.counters.ihave_spared += spared as u64;
         if lazy.is_empty() {
             // Only a neighbor it was announced to can GRAFT it from here:
             // with no IHAVE to send, nothing is cached (a node whose only
