@@ -25,6 +25,7 @@ mod net;
 mod queue;
 pub mod run;
 pub mod scenario;
+pub mod shape;
 pub mod tally;
 
 use std::io;

@@ -1,7 +1,7 @@
 //! `rumor-sim`: runs scenarios of many real rumor cores on a simulated
 //! network and prints one row of figures per scenario (docs/SIMULATOR.md).
 //!
-//! `cargo run --release --bin rumor-sim -- FILE [--seed S] [--only NAME] [--stable]`
+//! `cargo run --release --bin rumor-sim -- FILE [--seed S] [--only NAME] [--stable] [--shape]`
 //!
 //! The rows are the same for the same seed, byte for byte; the columns after
 //! them (wall time and memory, which depend on the machine) are left out
@@ -13,13 +13,13 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use rumor::harness::proc;
-use rumor::sim::{Report, Sim, run::run_scenario_with, scenario};
+use rumor::sim::{Report, Sim, run::run_scenario_with, scenario, shape::Shape};
 
 #[global_allocator]
 static ALLOC: heap::Counting = heap::Counting;
 
 const USAGE: &str = "\
-usage: rumor-sim FILE [--seed S] [--only NAME[,NAME...]] [--stable]
+usage: rumor-sim FILE [--seed S] [--only NAME[,NAME...]] [--stable] [--shape]
 
 Runs the scenarios of FILE (docs/SIMULATOR.md) on a simulated network of
 real rumor cores and prints one row per scenario.
@@ -27,7 +27,10 @@ real rumor cores and prints one row per scenario.
   --seed S    seed of every scenario (default: each scenario's, else 1)
   --only N    run only the scenarios named (comma-separated)
   --stable    leave out wall time and memory: the output is then the same
-              for the same seed, byte for byte";
+              for the same seed, byte for byte
+  --shape     as each idle window starts, print to stderr how deep the
+              overlay is: from the first, middle and last node, the
+              farthest node over active links and over eager links";
 
 /// The machine-dependent columns.
 const MACHINE: &str = "    wall  peak-MiB  KB/node  heap-KB/node";
@@ -37,11 +40,13 @@ struct Args {
     seed: Option<u64>,
     only: Option<Vec<String>>,
     stable: bool,
+    shape: bool,
 }
 
 fn args() -> Result<Args, String> {
     let mut it = std::env::args().skip(1);
-    let (mut file, mut seed, mut only, mut stable) = (None, None, None, false);
+    let (mut file, mut seed, mut only) = (None, None, None);
+    let (mut stable, mut shape) = (false, false);
     while let Some(a) = it.next() {
         match a.as_str() {
             "--seed" => {
@@ -53,6 +58,7 @@ fn args() -> Result<Args, String> {
                 only = Some(v.split(',').map(str::to_string).collect());
             }
             "--stable" => stable = true,
+            "--shape" => shape = true,
             "-h" | "--help" => return Err(String::new()),
             _ if a.starts_with('-') => return Err(format!("unknown option {a}")),
             _ if file.is_none() => file = Some(a),
@@ -65,6 +71,7 @@ fn args() -> Result<Args, String> {
         seed,
         only,
         stable,
+        shape,
     })
 }
 
@@ -106,14 +113,14 @@ fn main() -> ExitCode {
         if let Some(s) = a.seed {
             sc.seed = s;
         }
-        let (row, machine) = measured(&sc);
+        let (row, machine) = measured(&sc, a.shape);
         println!("{row}{}", if a.stable { String::new() } else { machine });
     }
     ExitCode::SUCCESS
 }
 
 /// Runs one scenario: its row, and its wall time and memory.
-fn measured(sc: &scenario::Scenario) -> (String, String) {
+fn measured(sc: &scenario::Scenario, shape: bool) -> (String, String) {
     let pid = std::process::id() as i32;
     // Writing 5 resets the peak resident size (VmHWM) to the current one.
     let _ = std::fs::write("/proc/self/clear_refs", "5");
@@ -124,6 +131,11 @@ fn measured(sc: &scenario::Scenario) -> (String, String) {
     let report = run_scenario_with(sc, std::time::Instant::now(), |sim: &Sim| {
         let live = sim.nodes.iter().filter(|n| n.up).count().max(1);
         idle_heap = heap::live().saturating_sub(heap_before) / live;
+        if shape {
+            for root in [0, sim.nodes.len() / 2, sim.nodes.len() - 1] {
+                eprintln!("rumor-sim: {}: {}", sc.name, Shape::of(sim, root).line());
+            }
+        }
     });
     let wall = started.elapsed();
     let peak = proc::peak_kib(pid).unwrap_or(0);
