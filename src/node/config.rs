@@ -36,7 +36,10 @@ pub struct Config {
     /// Most addresses in the passive view (known, not connected).
     pub max_passive: usize,
     /// HyParView's active random walk length: a FORWARD_JOIN walks this
-    /// many steps before its end takes the newcomer in any case.
+    /// many steps before its end takes the newcomer in any case. 16, not
+    /// the paper's 6: joins through one busy contact start their walks
+    /// among the newest nodes, and shorter walks end near them
+    /// (docs/PROTOCOL.md, "The join").
     pub active_walk: u8,
     /// At this many steps left, a node on the walk puts the newcomer in
     /// its passive view.
@@ -127,7 +130,7 @@ impl Config {
             handshake_timeout: Duration::from_secs(3),
             max_peers: 8,
             max_passive: 64,
-            active_walk: 8,
+            active_walk: 16,
             passive_walk: 3,
             shuffle_interval: Duration::from_secs(10),
             shuffle_size: 8,

@@ -70,7 +70,10 @@ pub struct PlumtreeConfig {
     pub max_ihave_batch: usize,
     /// Announcements queued per peer; at the cap the oldest is dropped.
     pub max_ihave_queue: usize,
-    /// How long a payload is kept to answer GRAFTs.
+    /// How long a payload is kept to answer GRAFTs: a GRAFT comes from a
+    /// node that had our IHAVE and still misses the message, and it gives
+    /// the id up `missing_age` after its first IHAVE, so no GRAFT can come
+    /// much later than `missing_age` after we cached it.
     pub cache_age: Duration,
     /// Payload bytes cached in all; at the cap the oldest goes first.
     pub cache_max_bytes: usize,
@@ -94,7 +97,7 @@ impl Default for PlumtreeConfig {
             ihave_delay: Duration::from_millis(50),
             max_ihave_batch: 64,
             max_ihave_queue: 1024,
-            cache_age: Duration::from_secs(30),
+            cache_age: Duration::from_secs(6),
             cache_max_bytes: 1 << 20,
             cache_max_msgs: 1024,
             missing_cap: 1024,

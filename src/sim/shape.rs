@@ -27,6 +27,20 @@ pub struct Shape {
 }
 
 impl Shape {
+    /// Three live nodes to measure from: the first, the first at or after
+    /// the middle, and the last (none if every node is down; fewer if
+    /// they coincide).
+    pub fn roots(sim: &Sim) -> Vec<usize> {
+        let up = |i: &usize| sim.nodes[*i].up;
+        let n = sim.nodes.len();
+        let mut roots: Vec<usize> = [(0..n).find(up), (n / 2..n).find(up), (0..n).rev().find(up)]
+            .into_iter()
+            .flatten()
+            .collect();
+        roots.dedup();
+        roots
+    }
+
     /// The shape of `sim`'s overlay seen from node `root`.
     pub fn of(sim: &Sim, root: usize) -> Shape {
         let index: HashMap<SocketAddr, usize> = sim
@@ -139,5 +153,22 @@ mod tests {
         assert_eq!((s.live, s.degree, s.reach), (3, (2, 2, 200), (3, 1)));
         assert!(s.eager_reach.0 == 3 && s.eager_reach.1 == 1, "{s:?}");
         assert!(s.line().starts_with("shape from node 0: 3 live, active views 2..2 (mean 2.00), 3 reachable at most 1 hops away"));
+    }
+
+    #[test]
+    fn the_roots_measured_from_are_live_nodes() {
+        let mut sim = Sim::new(5, Instant::now());
+        sim.add(&[], |_| {});
+        for _ in 1..5 {
+            sim.add(&[0], |_| {});
+        }
+        assert_eq!(Shape::roots(&sim), vec![0, 2, 4]);
+        sim.kill(0);
+        sim.kill(2);
+        sim.kill(4);
+        assert_eq!(Shape::roots(&sim), vec![1, 3]);
+        sim.kill(1);
+        sim.kill(3);
+        assert!(Shape::roots(&sim).is_empty());
     }
 }

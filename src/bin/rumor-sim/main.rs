@@ -132,7 +132,7 @@ fn measured(sc: &scenario::Scenario, shape: bool) -> (String, String) {
         let live = sim.nodes.iter().filter(|n| n.up).count().max(1);
         idle_heap = heap::live().saturating_sub(heap_before) / live;
         if shape {
-            for root in [0, sim.nodes.len() / 2, sim.nodes.len() - 1] {
+            for root in Shape::roots(sim) {
                 eprintln!("rumor-sim: {}: {}", sc.name, Shape::of(sim, root).line());
             }
         }

@@ -451,7 +451,10 @@ fn ihave_batches_respect_the_batch_size_and_the_queue_cap() {
         .collect();
     assert_eq!(frames, [vec![2, 3, 4, 5], vec![6, 7, 8, 9], vec![10, 11]]);
     assert_eq!(t.counters().ihave_dropped, 2);
-    assert_eq!(t.poll_timeout(), Some(t0 + Duration::from_secs(30)));
+    assert_eq!(
+        t.poll_timeout(),
+        Some(t0 + PlumtreeConfig::default().cache_age)
+    );
 }
 
 #[test]
