@@ -214,12 +214,14 @@ impl Node {
         }
     }
 
-    /// Puts the tree's scratch list back, unless it grew past a few
-    /// actions: a push is about 100 bytes, and a list kept at its largest
-    /// (a message relayed to every other peer) held 0.8 KB a node, 80 MiB
-    /// at 100,000 simulated nodes.
+    /// Puts the tree's scratch list back, unless it grew past its first
+    /// allocation (4 actions: the pushes of a message to a small mesh
+    /// never allocate again): a push is about 100 bytes, and a list kept at
+    /// its largest (a message relayed to every other peer, an IHAVE flush
+    /// to every lazy one) held 0.8 KB a node, 80 MiB at 100,000 simulated
+    /// nodes.
     fn keep_acts(&mut self, acts: Vec<Action<SocketAddr>>) {
-        const KEEP: usize = 2;
+        const KEEP: usize = 4;
         if acts.capacity() <= KEEP {
             self.acts = acts;
         }
