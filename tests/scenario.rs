@@ -208,9 +208,12 @@ idle 2s
 run 15s
 ";
 
+/// rumor-sim as a user starts it: it starts itself again with glibc's
+/// huge pages asked for.
 fn rumor_sim(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_rumor-sim"))
         .args(args)
+        .env_remove("GLIBC_TUNABLES")
         .output()
         .expect("rumor-sim runs")
 }
@@ -231,6 +234,14 @@ fn the_same_seed_gives_byte_identical_output_and_another_seed_differs() {
     assert!(out.lines().nth(1).unwrap().starts_with("tiny "), "{out}");
     assert_eq!(a.stdout, b.stdout);
     assert_ne!(a.stdout, c.stdout, "the seed changes the run");
+    // With GLIBC_TUNABLES set (here empty) it does not start itself again:
+    // the same rows.
+    let plain = Command::new(env!("CARGO_BIN_EXE_rumor-sim"))
+        .args([p, "--stable", "--seed", "5"])
+        .env("GLIBC_TUNABLES", "")
+        .output()
+        .expect("rumor-sim runs");
+    assert_eq!(plain.stdout, a.stdout);
     let m = rumor_sim(&[p, "--only", "tiny"]);
     let out = String::from_utf8(m.stdout).unwrap();
     assert!(

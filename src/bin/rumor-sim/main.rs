@@ -87,6 +87,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    with_huge_pages();
     let text = match std::fs::read_to_string(&a.file) {
         Ok(t) => t,
         Err(e) => {
@@ -117,6 +118,34 @@ fn main() -> ExitCode {
         println!("{row}{}", if a.stable { String::new() } else { machine });
     }
     ExitCode::SUCCESS
+}
+
+/// A large simulation waits on memory: each event touches a few random
+/// nodes' tables in gigabytes of heap, and most of a miss is the page-table
+/// walk. glibc's malloc backs its heap with transparent huge pages when
+/// `GLIBC_TUNABLES` says so before the process starts, so rumor-sim starts
+/// itself once more with `glibc.malloc.hugetlb=1` (many-senders-10k: 1.10×
+/// faster; docs/SIMULATOR.md). It leaves a `GLIBC_TUNABLES` already set
+/// alone (even empty: the way to run without), and goes on as it is if the
+/// new start fails; other C libraries ignore the variable.
+fn with_huge_pages() {
+    use std::os::unix::process::CommandExt;
+    if std::env::var_os("GLIBC_TUNABLES").is_some() {
+        return;
+    }
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let mut args = std::env::args_os();
+    let mut cmd = std::process::Command::new(exe);
+    if let Some(argv0) = args.next() {
+        cmd.arg0(argv0);
+    }
+    // Returns only if the new start failed.
+    let _ = cmd
+        .args(args)
+        .env("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1")
+        .exec();
 }
 
 /// Runs one scenario: its row, and its wall time and memory.
