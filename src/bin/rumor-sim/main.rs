@@ -121,13 +121,14 @@ fn main() -> ExitCode {
 }
 
 /// A large simulation waits on memory: each event touches a few random
-/// nodes' tables in gigabytes of heap, and most of a miss is the page-table
-/// walk. glibc's malloc backs its heap with transparent huge pages when
-/// `GLIBC_TUNABLES` says so before the process starts, so rumor-sim starts
-/// itself once more with `glibc.malloc.hugetlb=1` (many-senders-10k: 1.10×
-/// faster; docs/SIMULATOR.md). It leaves a `GLIBC_TUNABLES` already set
-/// alone (even empty: the way to run without), and goes on as it is if the
-/// new start fails; other C libraries ignore the variable.
+/// nodes' tables in gigabytes of heap, and much of a miss is the
+/// page-table walk. glibc's malloc backs its heap with transparent huge
+/// pages when `GLIBC_TUNABLES` says so before the process starts, so
+/// rumor-sim starts itself once more with `glibc.malloc.hugetlb=1`
+/// (many-senders-10k: 1.10× faster; docs/SIMULATOR.md). It leaves a
+/// `GLIBC_TUNABLES` already set alone (even empty: the way to run without),
+/// and goes on as it is if the new start fails; other C libraries ignore
+/// the variable.
 fn with_huge_pages() {
     use std::os::unix::process::CommandExt;
     if std::env::var_os("GLIBC_TUNABLES").is_some() {
