@@ -672,3 +672,34 @@ fn a_stream_of_messages_leaves_no_pile_of_stale_timers() {
         assert_eq!(got + own, 100, "{}", n.addr);
     }
 }
+
+#[test]
+fn nodes_keep_no_output_buffers_between_inputs_the_simulator_lends_them() {
+    use rumor::node::output::Outputs;
+    let mut sim = Sim::new(21, Instant::now());
+    sim.add(&[], view(Some(200), 4));
+    for _ in 1..20 {
+        sim.add(&[0], view(Some(200), 4));
+    }
+    sim.run_for(secs(3));
+    sim.type_line(7, "a line");
+    sim.run_for(secs(1));
+    let got = sim
+        .nodes
+        .iter()
+        .filter(|n| n.log.iter().any(|l| l.contains("[a line]")));
+    assert_eq!(got.count(), 20, "every node printed the line");
+    for (i, n) in sim.nodes.iter_mut().enumerate() {
+        // Between inputs every node's outputs are drained: it trades, and
+        // what it held has no heap memory (the buffers were lent).
+        let mut o = Outputs::default();
+        assert!(n.node.swap_outputs(&mut o), "node {i} has outputs pending");
+        assert!(!o.holds_memory(), "node {i} kept output buffers");
+    }
+    // A node with outputs not yet polled refuses to trade them.
+    let now = sim.now;
+    sim.nodes[3].node.handle_shutdown(now);
+    let mut o = Outputs::default();
+    assert!(!sim.nodes[3].node.swap_outputs(&mut o));
+    assert!(sim.nodes[3].node.poll_output().is_some());
+}

@@ -546,6 +546,18 @@ impl Node {
         self.out.poll()
     }
 
+    /// Trades the node's output buffers for `spare`, if neither holds an
+    /// output not yet polled: a driver of many nodes (the simulator) lends
+    /// one set of buffers to the node it drives instead of each node
+    /// keeping its own. False, and nothing traded, otherwise.
+    pub fn swap_outputs(&mut self, spare: &mut Outputs) -> bool {
+        let idle = self.sealing.is_empty() && self.out.is_empty() && spare.is_empty();
+        if idle {
+            std::mem::swap(&mut self.out, spare);
+        }
+        idle
+    }
+
     /// When [`Node::handle_timeout`] is next due.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.wheel.next_deadline()

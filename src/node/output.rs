@@ -86,6 +86,21 @@ pub struct Outputs {
 }
 
 impl Outputs {
+    /// No output is waiting, and the arenas are empty.
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+            && self.tx.is_empty()
+            && self.data.is_empty()
+            && self.addrs.is_empty()
+            && self.text.is_empty()
+    }
+
+    /// Whether any buffer holds heap memory.
+    pub fn holds_memory(&self) -> bool {
+        let c = self.queue.capacity() + self.tx.capacity() + self.data.capacity();
+        c + self.addrs.capacity() + self.text.capacity() > 0
+    }
+
     /// Encodes with `encode` into the frame arena; returns where it went,
     /// for [`Outputs::send`] (one encoding may go to many connections).
     pub fn encode(&mut self, encode: impl FnOnce(&mut Vec<u8>)) -> Range<usize> {

@@ -97,11 +97,11 @@ impl Default for PlumtreeConfig {
             ihave_delay: Duration::from_millis(50),
             max_ihave_batch: 64,
             max_ihave_queue: 1024,
-            cache_age: Duration::from_secs(6),
+            cache_age: Duration::from_secs(3),
             cache_max_bytes: 1 << 20,
             cache_max_msgs: 1024,
             missing_cap: 1024,
-            missing_age: Duration::from_secs(5),
+            missing_age: Duration::from_secs(2),
             max_graft_tries: 3,
             hash_key: 0,
         }

@@ -32,6 +32,7 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use crate::node::output::Outputs;
 use crate::node::{Config, ConnId, Node, Reason};
 use driver::{Lines, Pool, SimDriver};
 use net::Net;
@@ -75,6 +76,9 @@ pub enum Addressing {
     Wide,
 }
 
+/// Spare output buffers kept (two nodes take inputs before a flush).
+const SPARES: usize = 4;
+
 /// The simulated network.
 #[derive(Debug)]
 pub struct Sim {
@@ -97,6 +101,8 @@ pub struct Sim {
     pool: Pool,
     written: Vec<(ConnId, usize)>,
     due: Vec<u32>,
+    /// Output buffers lent to the node being driven (see [`Sim::node_mut`]).
+    spares: Vec<Outputs>,
 }
 
 impl Sim {
@@ -118,6 +124,7 @@ impl Sim {
             pool: Pool::default(),
             written: Vec::new(),
             due: Vec::new(),
+            spares: Vec::new(),
         }
     }
 
@@ -219,7 +226,8 @@ impl Sim {
             stdin: Vec::new(),
             stdin_eof: false,
         });
-        self.nodes[i].node.handle_start(self.now);
+        let now = self.now;
+        self.node_mut(i).handle_start(now);
         self.flush(i);
         i
     }
@@ -276,11 +284,11 @@ impl Sim {
         }
         if !n.stdin.is_empty() {
             let bytes = std::mem::take(&mut n.stdin);
-            n.node.handle_stdin(&bytes, now);
+            self.node_mut(i).handle_stdin(&bytes, now);
             return true;
         }
         if std::mem::take(&mut n.stdin_eof) {
-            n.node.handle_stdin_closed(now);
+            self.node_mut(i).handle_stdin_closed(now);
             return true;
         }
         false
@@ -289,7 +297,7 @@ impl Sim {
     /// Shuts node `i` down cleanly (as on Ctrl-C).
     pub fn shutdown(&mut self, i: usize) {
         let now = self.now;
-        self.nodes[i].node.handle_shutdown(now);
+        self.node_mut(i).handle_shutdown(now);
         self.flush(i);
         self.kill(i);
     }
@@ -323,8 +331,28 @@ impl Sim {
         if self.read_stdin(i) {
             self.flush(i);
         }
+        let mut o = Outputs::default();
+        if self.nodes[i].node.swap_outputs(&mut o) && o.holds_memory() && self.spares.len() < SPARES
+        {
+            self.spares.push(o);
+        }
         let n = &self.nodes[i];
         self.queue.arm(i, n.node.poll_timeout().filter(|_| n.up));
+    }
+
+    /// Node `i`, lent a spare set of output buffers if it holds none of
+    /// its own: a node keeps no output memory between inputs (a kilobyte
+    /// or more a node at scale), and [`Sim::flush`] takes the buffers back
+    /// once drained. Hand every input through this.
+    fn node_mut(&mut self, i: usize) -> &mut Node {
+        let node = &mut self.nodes[i].node;
+        if let Some(mut o) = self.spares.pop() {
+            node.swap_outputs(&mut o);
+            if o.holds_memory() {
+                self.spares.push(o);
+            }
+        }
+        node
     }
 
     fn next_time(&mut self) -> Option<Instant> {
@@ -350,7 +378,7 @@ impl Sim {
         for &i in &due {
             let i = i as usize;
             if self.nodes[i].up && self.nodes[i].node.poll_timeout().is_some_and(|d| d <= now) {
-                self.nodes[i].node.handle_timeout(now);
+                self.node_mut(i).handle_timeout(now);
             }
             self.flush(i);
         }
@@ -374,7 +402,7 @@ impl Sim {
                 let accepted = target.and_then(|t| {
                     let remote = self.nodes[from].addr;
                     let seed = entropy(&mut self.rng);
-                    let node = &mut self.nodes[t].node;
+                    let node = self.node_mut(t);
                     if node.needs_entropy() {
                         node.give_entropy(seed);
                     }
@@ -385,7 +413,7 @@ impl Sim {
                     Some((t, their)) => {
                         self.net.link((from, conn), (t, their), now);
                         let seed = entropy(&mut self.rng);
-                        let node = &mut self.nodes[from].node;
+                        let node = self.node_mut(from);
                         if node.needs_entropy() {
                             node.give_entropy(seed);
                         }
@@ -394,9 +422,7 @@ impl Sim {
                     }
                     None => {
                         let e = io::Error::from(io::ErrorKind::ConnectionRefused);
-                        self.nodes[from]
-                            .node
-                            .handle_closed(conn, Reason::io(&e), now);
+                        self.node_mut(from).handle_closed(conn, Reason::io(&e), now);
                         if let Some(t) = target {
                             self.flush(t);
                         }
@@ -410,7 +436,7 @@ impl Sim {
                 if self.nodes[to].up {
                     // A connection the node closed reports its Close as it
                     // drains, which ends the link.
-                    self.nodes[to].node.handle_read(conn, &bytes, now);
+                    self.node_mut(to).handle_read(conn, &bytes, now);
                     self.flush(to);
                 }
                 self.pool.give(bytes);
@@ -420,7 +446,7 @@ impl Sim {
                 if !self.nodes[to].up {
                     return;
                 }
-                self.nodes[to].node.handle_closed(conn, Reason::Eof, now);
+                self.node_mut(to).handle_closed(conn, Reason::Eof, now);
                 if let Some((peer, their, at)) = self.net.unlink(to, conn, now)
                     && !self.is_cut(to, peer)
                 {
