@@ -125,38 +125,64 @@ struct Held {
     addr: SocketAddr,
     hops: u8,
     payload: Box<[u8]>,
-    arrived: Instant,
+    arrived: Nanos,
 }
 
+/// A time in the table: nanoseconds after its `base` (8 bytes where an
+/// `Instant` takes 16; every origin holds three).
+type Nanos = u64;
+
+/// `gap_due` when there is no gap.
+const NO_GAP: Nanos = Nanos::MAX;
+
+/// One origin: 56 bytes (a table slot 64), where `Instant`s and an inline
+/// map of held messages took 112. A node of a network where every member
+/// writes holds one for each.
 #[derive(Debug)]
 struct Origin {
     /// The next seq to deliver (u64: past `u32::MAX` everything is seen).
     next: u64,
+    /// Messages held past a gap; `None` when none is (no memory).
     held: BTreeMap<u32, Held>,
-    /// When the current gap is given up, if there is one.
-    gap_due: Option<Instant>,
-    heard: Instant,
+    /// When the current gap is given up, or [`NO_GAP`].
+    gap_due: Nanos,
+    heard: Nanos,
     /// The first seq seen, and when: up to [`LATE`] seqs before it that
     /// come within `gap_wait` of it are still delivered (out of order:
     /// the origin's first messages can be overtaken by a relayed copy of
     /// a later one).
     start: u64,
-    started: Instant,
+    started: Nanos,
     /// Bit `i`: seq `start - 1 - i` has come (delivered late, or too late).
     early: u64,
 }
+
+const _: () = assert!(size_of::<Origin>() <= 72);
 
 impl Origin {
     /// Origin `o` (this one) was heard from at `now`: its place in the
     /// `by_heard` index moves, once a turn (messages read in one turn
     /// share `now`).
-    fn heard_at(&mut self, o: u64, now: Instant, by_heard: &mut BTreeSet<(Instant, u64)>) {
+    fn heard_at(&mut self, o: u64, now: Nanos, by_heard: &mut BTreeSet<(Nanos, u64)>) {
         if self.heard != now {
             by_heard.remove(&(self.heard, o));
             by_heard.insert((now, o));
             self.heard = now;
         }
     }
+
+    fn holds(&self, seq: u32) -> bool {
+        self.held.contains_key(&seq)
+    }
+
+    fn held_len(&self) -> usize {
+        self.held.len()
+    }
+}
+
+/// `d` in nanoseconds (saturating: 584 years).
+fn nanos_of(d: Duration) -> Nanos {
+    u64::try_from(d.as_nanos()).unwrap_or(Nanos::MAX - 1)
 }
 
 /// How many seqs before an origin's first one may still be delivered.
@@ -167,9 +193,11 @@ const LATE: u64 = 64;
 pub struct Sequencer {
     cfg: OrderConfig,
     origins: HashMap<u64, Origin, KeyHash>,
-    by_heard: BTreeSet<(Instant, u64)>,
-    gaps: BTreeSet<(Instant, u64)>,
+    by_heard: BTreeSet<(Nanos, u64)>,
+    gaps: BTreeSet<(Nanos, u64)>,
     held_bytes: usize,
+    /// What the table's times count from: the first message's `now`.
+    base: Option<Instant>,
     counters: Counters,
 }
 
@@ -182,6 +210,7 @@ impl Sequencer {
             by_heard: BTreeSet::new(),
             gaps: BTreeSet::new(),
             held_bytes: 0,
+            base: None,
             counters: Counters::default(),
         }
     }
@@ -193,7 +222,7 @@ impl Sequencer {
 
     /// Origins remembered, messages held, and their payload bytes.
     pub fn len(&self) -> (usize, usize, usize) {
-        let held = self.origins.values().map(|o| o.held.len()).sum();
+        let held = self.origins.values().map(Origin::held_len).sum();
         (self.origins.len(), held, self.held_bytes)
     }
 
@@ -210,7 +239,7 @@ impl Sequencer {
             match o.start.checked_sub(seq + 1) {
                 Some(i) if i < LATE => o.early & (1 << i) != 0,
                 Some(_) => true,
-                None => seq < o.next || o.held.contains_key(&id.seq),
+                None => seq < o.next || o.holds(id.seq),
             }
         })
     }
@@ -220,7 +249,7 @@ impl Sequencer {
     pub fn is_ahead(&self, id: MsgId) -> bool {
         self.origins.get(&id.origin).is_some_and(|o| {
             let seq = u64::from(id.seq);
-            seq > o.next && !o.held.contains_key(&id.seq)
+            seq > o.next && !o.holds(id.seq)
         })
     }
 
@@ -242,6 +271,7 @@ impl Sequencer {
             hops,
             payload,
         };
+        let at = self.nanos(now);
         // The usual case, in one table lookup: a known origin's next
         // message with nothing held. It is not seen (seq is `next`, at or
         // after `start`, and nothing is held) and releases nothing.
@@ -253,7 +283,7 @@ impl Sequencer {
             && origin.held.is_empty()
         {
             origin.next += 1;
-            origin.heard_at(id.origin, now, by_heard);
+            origin.heard_at(id.origin, at, by_heard);
             emit(Ordered::Deliver(this));
             return true;
         }
@@ -268,7 +298,7 @@ impl Sequencer {
             // Before the origin's first message (is_seen let only the
             // last LATE through): delivered if it came soon enough.
             origin.early |= 1 << i;
-            if now.saturating_duration_since(origin.started) >= self.cfg.gap_wait {
+            if at.saturating_sub(origin.started) >= nanos_of(self.cfg.gap_wait) {
                 self.counters.duplicates += 1;
                 return false;
             }
@@ -277,7 +307,7 @@ impl Sequencer {
             return true;
         }
         if let Some(origin) = self.origins.get_mut(&o) {
-            origin.heard_at(o, now, &mut self.by_heard);
+            origin.heard_at(o, at, &mut self.by_heard);
         } else {
             if self.origins.len() >= self.cfg.max_origins.max(1)
                 && let Some(&(_, oldest)) = self.by_heard.first()
@@ -288,14 +318,14 @@ impl Sequencer {
             let origin = Origin {
                 next: u64::from(id.seq),
                 held: BTreeMap::new(),
-                gap_due: None,
-                heard: now,
+                gap_due: NO_GAP,
+                heard: at,
                 start: u64::from(id.seq),
-                started: now,
+                started: at,
                 early: 0,
             };
             self.origins.insert(o, origin);
-            self.by_heard.insert((now, o));
+            self.by_heard.insert((at, o));
         }
         let origin = self.origins.get_mut(&o).expect("inserted above");
         if u64::from(id.seq) == origin.next {
@@ -307,16 +337,16 @@ impl Sequencer {
                 addr: origin_addr,
                 hops,
                 payload: payload.into(),
-                arrived: now,
+                arrived: at,
             };
             origin.held.insert(id.seq, held);
             self.held_bytes += payload.len();
             // The earliest arrival among the held is unchanged by this one.
-            if origin.gap_due.is_none() {
+            if origin.gap_due == NO_GAP {
                 self.reindex_gap(o);
             }
         }
-        while self.origins[&o].held.len() > self.cfg.max_held_per_origin {
+        while self.origins[&o].held_len() > self.cfg.max_held_per_origin {
             self.counters.skipped_at_cap += 1;
             self.skip_gap(o, emit);
         }
@@ -336,13 +366,15 @@ impl Sequencer {
         let idle = self
             .by_heard
             .first()
-            .map(|&(t, _)| t + self.cfg.origin_idle);
-        gap.into_iter().chain(idle).min()
+            .map(|&(t, _)| t.saturating_add(nanos_of(self.cfg.origin_idle)));
+        let due = gap.into_iter().chain(idle).min()?;
+        self.base?.checked_add(Duration::from_nanos(due))
     }
 
     /// Skips every gap waited for `gap_wait` by `now` (reporting it and
     /// delivering what follows), and forgets origins idle `origin_idle`.
     pub fn handle_timeout(&mut self, now: Instant, emit: &mut impl FnMut(Ordered<'_>)) {
+        let now = self.nanos(now);
         while let Some(&(due, o)) = self.gaps.first() {
             if due > now {
                 break;
@@ -350,7 +382,7 @@ impl Sequencer {
             self.skip_gap(o, emit);
         }
         while let Some(&(heard, o)) = self.by_heard.first() {
-            if heard + self.cfg.origin_idle > now {
+            if heard.saturating_add(nanos_of(self.cfg.origin_idle)) > now {
                 break;
             }
             self.forget(o, emit);
@@ -408,13 +440,16 @@ impl Sequencer {
     fn reindex_gap(&mut self, o: u64) {
         let origin = self.origins.get_mut(&o).expect("a known origin");
         let since = origin.held.values().map(|h| h.arrived).min();
-        let due = since.map(|t| t + self.cfg.gap_wait);
+        let due = since.map_or(NO_GAP, |t| {
+            t.saturating_add(nanos_of(self.cfg.gap_wait))
+                .min(NO_GAP - 1)
+        });
         if due != origin.gap_due {
-            if let Some(old) = origin.gap_due {
-                self.gaps.remove(&(old, o));
+            if origin.gap_due != NO_GAP {
+                self.gaps.remove(&(origin.gap_due, o));
             }
-            if let Some(new) = due {
-                self.gaps.insert((new, o));
+            if due != NO_GAP {
+                self.gaps.insert((due, o));
             }
             origin.gap_due = due;
         }
@@ -422,7 +457,7 @@ impl Sequencer {
 
     /// Forgets origin `o`, after delivering what it holds.
     fn forget(&mut self, o: u64, emit: &mut impl FnMut(Ordered<'_>)) {
-        while self.origins[&o].gap_due.is_some() {
+        while self.origins[&o].gap_due != NO_GAP {
             self.skip_gap(o, emit);
         }
         if let Some(origin) = self.origins.remove(&o) {
@@ -433,10 +468,16 @@ impl Sequencer {
         }
     }
 
+    /// `now` as a time in the table (the first call sets its base).
+    fn nanos(&mut self, now: Instant) -> Nanos {
+        let base = *self.base.get_or_insert(now);
+        nanos_of(now.saturating_duration_since(base))
+    }
+
     /// An estimate of the heap and inline bytes held (tables, held
     /// messages and their payloads; allocator overhead left out).
     pub fn memory(&self) -> usize {
-        let index = size_of::<(Instant, u64)>() + size_of::<usize>();
+        let index = size_of::<(Nanos, u64)>() + size_of::<usize>();
         let (_, held, bytes) = self.len();
         size_of::<Self>()
             + self.origins.capacity() * (size_of::<(u64, Origin)>() + 1)
