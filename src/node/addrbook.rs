@@ -17,13 +17,15 @@ use super::heal::Standing;
 use crate::vecmap::{VecMap, VecSet};
 use crate::wire::NodeId;
 
-/// One remembered address. Laid out small (40 bytes): a node keeps up to
-/// 64 passive addresses and its members, and the simulator 100,000 nodes'
-/// worth: the optional id and connection are flagged, not `Option`s.
+/// One remembered address. Laid out small (32 bytes, 64 with its key): a
+/// node keeps up to 64 passive addresses and its members, and the
+/// simulator 100,000 nodes' worth: the optional id and connection are
+/// flagged, not `Option`s, and the retry time is 8 bytes, not 16.
 #[derive(Debug, Default)]
 pub struct Known {
     id: NodeId,
-    pub(super) retry_at: Option<Instant>,
+    /// When it is dialed again, if a retry is pending ([`Retry`]).
+    pub(super) retry_at: Option<Retry>,
     /// A connection (being dialed or established) that reaches it, if
     /// `has_conn`.
     conn_id: ConnId,
@@ -68,12 +70,23 @@ impl Known {
         self.listed
     }
 
-    pub fn retry_at(&self) -> Option<Instant> {
-        self.retry_at
-    }
-
     pub fn is_member(&self) -> bool {
         self.member
+    }
+}
+
+const _: () = assert!(std::mem::size_of::<Known>() <= 32);
+
+/// A time in the book: nanoseconds after its `base`, plus one (so that
+/// `Option<Retry>` is 8 bytes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct Retry(std::num::NonZeroU64);
+
+impl Retry {
+    /// `t` after `base` (a time before it counts as `base`).
+    fn at(base: Instant, t: Instant) -> Retry {
+        let n = u64::try_from(t.saturating_duration_since(base).as_nanos());
+        Retry(std::num::NonZeroU64::MIN.saturating_add(n.unwrap_or(u64::MAX)))
     }
 }
 
@@ -93,6 +106,8 @@ pub enum Redial {
 
 #[derive(Debug)]
 pub struct AddrBook {
+    /// What [`Retry`] times count from: the node's start.
+    base: Instant,
     listen: SocketAddr,
     max_known: usize,
     backoff: Backoff,
@@ -104,8 +119,9 @@ pub struct AddrBook {
 }
 
 impl AddrBook {
-    pub fn new(listen: SocketAddr, max_known: usize, backoff: Backoff) -> Self {
+    pub fn new(listen: SocketAddr, max_known: usize, backoff: Backoff, base: Instant) -> Self {
         AddrBook {
+            base,
             listen,
             max_known,
             backoff,
@@ -121,6 +137,11 @@ impl AddrBook {
 
     pub fn is_empty(&self) -> bool {
         self.known.is_empty()
+    }
+
+    /// `t` as a time in the book.
+    pub(super) fn retry(&self, t: Instant) -> Retry {
+        Retry::at(self.base, t)
     }
 
     pub fn contains(&self, addr: SocketAddr) -> bool {
@@ -227,6 +248,7 @@ impl AddrBook {
     }
 
     pub fn set_retry(&mut self, addr: SocketAddr, at: Instant) {
+        let at = self.retry(at);
         if let Some(k) = self.known.get_mut(&addr) {
             k.retry_at = Some(at);
         }
@@ -257,6 +279,7 @@ impl AddrBook {
     /// A dial timer for `addr` fired: whether to dial now. A bootstrap
     /// address that was never a peer is redialed only while we have none.
     pub fn due(&mut self, addr: SocketAddr, now: Instant, have_peers: bool) -> bool {
+        let now = self.retry(now);
         let Some(k) = self.known.get_mut(&addr) else {
             return false;
         };
@@ -313,7 +336,7 @@ impl AddrBook {
         leaving: bool,
         rng: &mut fastrand::Rng,
     ) -> Redial {
-        let b = self.backoff;
+        let (b, base) = (self.backoff, self.base);
         let Some(k) = self.known.get_mut(&addr) else {
             return Redial::No;
         };
@@ -333,7 +356,7 @@ impl AddrBook {
         }
         let delay = b.delay(k.failures.into(), rng);
         let at = now + delay;
-        k.retry_at = Some(at);
+        k.retry_at = Some(Retry::at(base, at));
         Redial::At {
             at,
             delay,
@@ -380,6 +403,7 @@ mod tests {
                 attempts: 3,
                 heal: Duration::from_secs(30),
             },
+            Instant::now(),
         )
     }
 

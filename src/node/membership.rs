@@ -2,7 +2,7 @@
 //! peers are connected (or given up on), after which the node prints
 //! `Connected to the peers at [...]` once and reads stdin.
 
-use std::collections::HashSet;
+use crate::vecmap::VecSet;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -27,7 +27,7 @@ pub enum Step {
 #[derive(Debug)]
 struct Join {
     /// Addresses from the welcome list not yet connected or given up on.
-    awaiting: HashSet<SocketAddr>,
+    awaiting: VecSet<SocketAddr>,
     /// A first peer list has come from an established peer (the
     /// bootstrap, or any peer that reached us first).
     welcomed: bool,
@@ -47,7 +47,7 @@ impl Membership {
     /// A node with bootstrap peers starts joining; one without is the first.
     pub fn start(&mut self, joining: bool) {
         self.join = joining.then(|| Join {
-            awaiting: HashSet::new(),
+            awaiting: VecSet::new(),
             welcomed: false,
             deadline_set: false,
             last: None,
@@ -84,7 +84,7 @@ impl Membership {
     /// The welcome list names `addr`: the join waits for it.
     pub fn expect(&mut self, addr: SocketAddr) {
         if let Some(j) = &mut self.join {
-            j.awaiting.insert(addr);
+            j.awaiting.add(addr);
         }
     }
 
@@ -98,7 +98,9 @@ impl Membership {
     /// `addr` will not become a peer (its dial failed or it left). True if
     /// the join was waiting for it.
     pub fn gave_up(&mut self, addr: SocketAddr) -> bool {
-        self.join.as_mut().is_some_and(|j| j.awaiting.remove(&addr))
+        self.join
+            .as_mut()
+            .is_some_and(|j| j.awaiting.remove(&addr).is_some())
     }
 
     /// Something happened at `now`: the settle deadline counts from here.

@@ -187,7 +187,7 @@ impl Node {
             last_elapsed: Cell::new((now, Duration::ZERO)),
             conns: ConnTable::default(),
             peers: peers::PeerSet::default(),
-            book: AddrBook::new(cfg.name(), cfg.max_known, backoff),
+            book: AddrBook::new(cfg.name(), cfg.max_known, backoff, now),
             outbox: Outbox::new(cfg.max_unsent, cfg.max_unsent_total),
             members: Membership::default(),
             wheel: Wheel::new(now, cfg.wheel_slots),

@@ -77,6 +77,7 @@ impl AddrBook {
     /// Passive addresses free to dial now: no connection, no retry
     /// pending (a refused or failed one waits for its time), in order.
     pub fn candidates(&self, now: Instant) -> Vec<SocketAddr> {
+        let now = self.retry(now);
         self.known
             .iter()
             .filter(|(a, k)| {
@@ -130,7 +131,7 @@ mod tests {
             attempts: 3,
             heal: Duration::from_secs(30),
         };
-        AddrBook::new("127.0.0.1:7000".parse().unwrap(), 1024, b)
+        AddrBook::new("127.0.0.1:7000".parse().unwrap(), 1024, b, Instant::now())
     }
 
     fn a(port: u16) -> SocketAddr {

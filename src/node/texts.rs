@@ -4,7 +4,7 @@
 //! limit's timer. The rules are `crate::text`'s; `texting.rs` wires them
 //! into the node.
 
-use std::collections::HashMap;
+use crate::vecmap::VecMap;
 use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::ops::Range;
@@ -43,7 +43,7 @@ pub enum DeliveryNext {
 pub struct Texts {
     pub hosts: TextHosts,
     pub dedup: Dedup,
-    deliveries: HashMap<ConnId, (SocketAddr, Delivery)>,
+    deliveries: VecMap<ConnId, (SocketAddr, Delivery)>,
     reader: TextConfig,
     delivery_timeout: Duration,
     /// The age limit's timer.
@@ -63,7 +63,7 @@ impl Texts {
                 text::hosts::MAX_QUEUED,
             ),
             dedup: Dedup::new(seed, text::dedup::WINDOW, text::dedup::CAP),
-            deliveries: HashMap::new(),
+            deliveries: VecMap::new(),
             reader: TextConfig {
                 pause: cfg.text_pause,
                 deadline: cfg.handshake_timeout,
