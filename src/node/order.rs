@@ -143,7 +143,7 @@ struct Origin {
     /// The next seq to deliver (u64: past `u32::MAX` everything is seen).
     next: u64,
     /// Messages held past a gap; `None` when none is (no memory).
-    held: BTreeMap<u32, Held>,
+    held: Option<Box<BTreeMap<u32, Held>>>,
     /// When the current gap is given up, or [`NO_GAP`].
     gap_due: Nanos,
     heard: Nanos,
@@ -157,7 +157,7 @@ struct Origin {
     early: u64,
 }
 
-const _: () = assert!(size_of::<Origin>() <= 72);
+const _: () = assert!(size_of::<Origin>() <= 56);
 
 impl Origin {
     /// Origin `o` (this one) was heard from at `now`: its place in the
@@ -172,11 +172,11 @@ impl Origin {
     }
 
     fn holds(&self, seq: u32) -> bool {
-        self.held.contains_key(&seq)
+        self.held.as_ref().is_some_and(|h| h.contains_key(&seq))
     }
 
     fn held_len(&self) -> usize {
-        self.held.len()
+        self.held.as_ref().map_or(0, |h| h.len())
     }
 }
 
@@ -280,7 +280,7 @@ impl Sequencer {
         } = self;
         if let Some(origin) = origins.get_mut(&id.origin)
             && u64::from(id.seq) == origin.next
-            && origin.held.is_empty()
+            && origin.held.is_none()
         {
             origin.next += 1;
             origin.heard_at(id.origin, at, by_heard);
@@ -317,7 +317,7 @@ impl Sequencer {
             }
             let origin = Origin {
                 next: u64::from(id.seq),
-                held: BTreeMap::new(),
+                held: None,
                 gap_due: NO_GAP,
                 heard: at,
                 start: u64::from(id.seq),
@@ -339,7 +339,7 @@ impl Sequencer {
                 payload: payload.into(),
                 arrived: at,
             };
-            origin.held.insert(id.seq, held);
+            origin.held.get_or_insert_default().insert(id.seq, held);
             self.held_bytes += payload.len();
             // The earliest arrival among the held is unchanged by this one.
             if origin.gap_due == NO_GAP {
@@ -395,11 +395,14 @@ impl Sequencer {
     fn release(&mut self, o: u64, emit: &mut impl FnMut(Ordered<'_>)) {
         let origin = self.origins.get_mut(&o).expect("a known origin");
         let mut released = false;
-        while let Some(entry) = origin.held.first_entry() {
+        while let Some(entry) = origin.held.as_mut().and_then(|h| h.first_entry()) {
             if u64::from(*entry.key()) != origin.next {
                 break;
             }
             let (seq, h) = entry.remove_entry();
+            if origin.held.as_ref().is_some_and(|h| h.is_empty()) {
+                origin.held = None;
+            }
             origin.next += 1;
             released = true;
             self.held_bytes -= h.payload.len();
@@ -418,7 +421,7 @@ impl Sequencer {
     /// Gives up origin `o`'s first gap: reports it, delivers what follows.
     fn skip_gap(&mut self, o: u64, emit: &mut impl FnMut(Ordered<'_>)) {
         let origin = self.origins.get_mut(&o).expect("a known origin");
-        let Some((&seq, h)) = origin.held.first_key_value() else {
+        let Some((&seq, h)) = origin.held.as_ref().and_then(|h| h.first_key_value()) else {
             self.reindex_gap(o);
             return;
         };
@@ -439,7 +442,12 @@ impl Sequencer {
     /// gap is due `gap_wait` after the earliest arrival among them.
     fn reindex_gap(&mut self, o: u64) {
         let origin = self.origins.get_mut(&o).expect("a known origin");
-        let since = origin.held.values().map(|h| h.arrived).min();
+        let since = origin
+            .held
+            .iter()
+            .flat_map(|h| h.values())
+            .map(|h| h.arrived)
+            .min();
         let due = since.map_or(NO_GAP, |t| {
             t.saturating_add(nanos_of(self.cfg.gap_wait))
                 .min(NO_GAP - 1)
@@ -483,6 +491,8 @@ impl Sequencer {
             + self.origins.capacity() * (size_of::<(u64, Origin)>() + 1)
             + (self.by_heard.len() + self.gaps.len()) * index
             + held * (size_of::<(u32, Held)>() + size_of::<usize>())
+            + self.origins.values().filter(|o| o.held.is_some()).count()
+                * size_of::<BTreeMap<u32, Held>>()
             + bytes
     }
 }
