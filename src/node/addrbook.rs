@@ -11,13 +11,14 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use super::addrmap::AddrMap;
 use super::conns::ConnId;
 pub use super::heal::Backoff;
 use super::heal::Standing;
-use crate::vecmap::{VecMap, VecSet};
+use crate::vecmap::VecSet;
 use crate::wire::NodeId;
 
-/// One remembered address. Laid out small (32 bytes, 64 with its key): a
+/// One remembered address. Laid out small (32 bytes, 56 with its key): a
 /// node keeps up to 64 passive addresses and its members, and the
 /// simulator 100,000 nodes' worth: the optional id and connection are
 /// flagged, not `Option`s, and the retry time is 8 bytes, not 16.
@@ -111,7 +112,7 @@ pub struct AddrBook {
     listen: SocketAddr,
     max_known: usize,
     backoff: Backoff,
-    pub(super) known: VecMap<SocketAddr, Known>,
+    pub(super) known: AddrMap<Known>,
     /// Our own address under other names (found by dialing ourselves).
     own: VecSet<SocketAddr>,
     /// Addresses waiting for a free dial slot, oldest first.
@@ -125,7 +126,7 @@ impl AddrBook {
             listen,
             max_known,
             backoff,
-            known: VecMap::new(),
+            known: AddrMap::new(),
             own: VecSet::new(),
             queue: VecDeque::new(),
         }
@@ -244,7 +245,7 @@ impl AddrBook {
         };
         self.known
             .iter()
-            .any(|(a, o)| *a != addr && o.node_id() == Some(n) && o.conn().is_some())
+            .any(|(a, o)| a != addr && o.node_id() == Some(n) && o.conn().is_some())
     }
 
     pub fn set_retry(&mut self, addr: SocketAddr, at: Instant) {
@@ -369,7 +370,7 @@ impl AddrBook {
         self.known
             .iter()
             .filter(|(_, k)| k.bootstrap && k.conn().is_none() && k.retry_at.is_none())
-            .map(|(a, _)| *a)
+            .map(|(a, _)| a)
             .collect()
     }
 
@@ -382,7 +383,7 @@ impl AddrBook {
             .iter()
             .find(|(_, k)| idle(k) && !k.member)
             .or_else(|| self.known.iter().find(|(_, k)| idle(k)))
-            .map(|(a, _)| *a);
+            .map(|(a, _)| a);
         if let Some(a) = victim {
             self.known.remove(&a);
         }

@@ -21,6 +21,7 @@
 //! rules are `crate::text`).
 
 pub mod addrbook;
+mod addrmap;
 pub mod chatter;
 pub mod config;
 pub mod conn;

@@ -44,7 +44,7 @@ impl AddrBook {
                     self.known
                         .iter()
                         .filter(|(_, k)| is_passive(k))
-                        .map(|(a, _)| *a)
+                        .map(|(a, _)| a)
                         .collect()
                 });
                 // Demoted members may have put it over: back to the cap.
@@ -81,9 +81,9 @@ impl AddrBook {
         self.known
             .iter()
             .filter(|(a, k)| {
-                k.conn().is_none() && k.retry_at.is_none_or(|t| t <= now) && !self.is_self(**a)
+                k.conn().is_none() && k.retry_at.is_none_or(|t| t <= now) && !self.is_self(*a)
             })
-            .map(|(a, _)| *a)
+            .map(|(a, _)| a)
             .collect()
     }
 
@@ -93,11 +93,11 @@ impl AddrBook {
         let mut all: Vec<PeerEntry> = self
             .known
             .iter()
-            .filter(|(a, _)| **a != except)
+            .filter(|(a, _)| *a != except)
             .filter_map(|(a, k)| {
                 Some(PeerEntry {
                     node_id: k.node_id()?,
-                    addr: *a,
+                    addr: a,
                 })
             })
             .collect();
