@@ -19,6 +19,7 @@ pub trait Key: Ord + Copy {
 
 impl Key for u8 {}
 impl Key for u32 {}
+impl Key for u64 {}
 impl Key for crate::node::ConnId {}
 
 /// Two IPv4 addresses compare as two integers (std's `cmp` is a call

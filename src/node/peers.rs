@@ -1,16 +1,17 @@
 //! The established peers: by node id, and as a list sorted by listening
 //! address (the order every printed peer list has).
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use super::conns::ConnId;
-use crate::vecmap::Key;
+use crate::vecmap::{Key, VecMap};
 use crate::wire::NodeId;
 
 #[derive(Debug, Default)]
 pub struct PeerSet {
-    by_id: HashMap<NodeId, ConnId>,
+    /// Sorted by id (a handful of peers: 16 bytes each, where a hash
+    /// table took twice that and its own code).
+    by_id: VecMap<NodeId, ConnId>,
     /// Sorted by address; `addrs[i]` is `conns[i]`'s listening address.
     addrs: Vec<SocketAddr>,
     conns: Vec<ConnId>,
