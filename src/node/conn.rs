@@ -72,6 +72,10 @@ pub struct Conn {
     pub key: Option<Box<KeyedConn>>,
 }
 
+// A node keeps one a connection (boxed in the table): 232 bytes, 280
+// with a text reader inline in `inbound`.
+const _: () = assert!(std::mem::size_of::<Conn>() <= 232);
+
 impl Conn {
     pub fn inbound(remote: SocketAddr, now: Instant) -> Self {
         let input = Inbound::accepted(now);

@@ -46,7 +46,9 @@ enum Mode {
     /// held while they could be a text host's reply.
     Answer(Vec<u8>),
     Frames(FrameReader),
-    Text(TextReader),
+    /// Boxed: a text reader is 88 bytes, and inline every connection's
+    /// input would be that large (96 bytes, not 40), rumor ones too.
+    Text(Box<TextReader>),
     /// A delivery to a text host.
     Reply,
     /// A text exchange is over: nothing more is read.
@@ -117,7 +119,7 @@ impl Inbound {
                     }
                     Sniff::Text => {
                         // Its deadline counts from the accept.
-                        let mut r = TextReader::new(since, text);
+                        let mut r = Box::new(TextReader::new(since, text));
                         let ev = r.feed(bytes, now);
                         let at = r.deadline();
                         self.mode = Mode::Text(r);
