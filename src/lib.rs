@@ -18,6 +18,8 @@ pub mod keyfile;
 pub mod keyring;
 pub mod node;
 pub mod oserr;
+#[doc(hidden)]
+pub mod prefetch;
 pub mod record;
 pub mod scan;
 pub mod shell;

@@ -45,6 +45,13 @@ pub struct VecMap<K, V> {
     entries: Vec<(K, V)>,
 }
 
+impl<K, V> VecMap<K, V> {
+    /// Hints at the entries' first cache lines.
+    pub fn prefetch(&self, max_lines: usize) {
+        crate::prefetch::slice(&self.entries, max_lines);
+    }
+}
+
 impl<K, V> Default for VecMap<K, V> {
     fn default() -> Self {
         VecMap {

@@ -91,6 +91,16 @@ impl<T> Wheel<T> {
         }
     }
 
+    /// Hints at the memory an insert or an expiry touches next: the slot
+    /// heads, the earliest of the later list, the first table entries.
+    pub fn prefetch(&self) {
+        crate::prefetch::slice(&self.occupied, 1);
+        if let Some(l) = self.later.last() {
+            crate::prefetch::line(l);
+        }
+        crate::prefetch::slice(&self.table, 2);
+    }
+
     /// Number of slots.
     pub fn slots(&self) -> usize {
         self.heads.len()

@@ -703,3 +703,42 @@ fn nodes_keep_no_output_buffers_between_inputs_the_simulator_lends_them() {
     assert!(!sim.nodes[3].node.swap_outputs(&mut o));
     assert!(sim.nodes[3].node.poll_output().is_some());
 }
+
+#[test]
+fn prefetch_hints_change_nothing_a_run_prints_or_sends() {
+    let run = |prefetch: bool| {
+        let mut sim = Sim::new(33, Instant::now());
+        sim.set_prefetch(prefetch);
+        sim.set_latency(Latency::PerLink {
+            lo: Duration::from_millis(5),
+            hi: Duration::from_millis(25),
+        });
+        sim.add(&[], view(Some(300), 4));
+        for _ in 1..60 {
+            sim.add(&[0], view(Some(300), 4));
+            sim.run_for(Duration::from_millis(1));
+        }
+        sim.run_for(secs(3));
+        sim.type_line(41, "typed");
+        sim.kill(12);
+        sim.run_for(secs(4));
+        let lines: Vec<(Vec<String>, Vec<String>)> = sim
+            .nodes
+            .iter()
+            .map(|n| (n.log.clone(), n.diag.clone()))
+            .collect();
+        (lines, sim.traffic(), sim.deliveries, sim.dials)
+    };
+    let (with, without) = (run(true), run(false));
+    assert!(with.1.frames > 10_000, "a busy run: {:?}", with.1);
+    let printed = with
+        .0
+        .iter()
+        .filter(|(log, _)| log.iter().any(|l| l.contains("[typed]")));
+    assert_eq!(
+        printed.count(),
+        59,
+        "the typed line reached every live node"
+    );
+    assert_eq!(with, without);
+}

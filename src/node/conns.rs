@@ -66,6 +66,36 @@ impl<T> ConnTable<T> {
         s.value.as_deref_mut()
     }
 
+    /// Hints at `id`'s slot (stage 0) or, with its slot in cache, at its
+    /// entry (stage 1).
+    pub fn prefetch(&self, id: ConnId, stage: u8) {
+        let Some(s) = self.slots.get(id.index as usize) else {
+            return;
+        };
+        if stage == 0 {
+            crate::prefetch::line(s);
+        } else if let Some(v) = s.value.as_deref() {
+            crate::prefetch::slice(std::slice::from_ref(v), 4);
+        }
+    }
+
+    /// Hints at every slot (stage 0) or, with the slots in cache, at the
+    /// first `lines` of every entry (stage 1).
+    pub fn prefetch_all(&self, stage: u8, lines: usize) {
+        if stage == 0 {
+            crate::prefetch::slice(&self.slots, 4);
+            return;
+        }
+        for s in &self.slots {
+            if let Some(v) = s.value.as_deref() {
+                let p = v as *const T as *const u8;
+                for k in 0..lines {
+                    crate::prefetch::line(p.wrapping_add(64 * k));
+                }
+            }
+        }
+    }
+
     pub fn contains(&self, id: ConnId) -> bool {
         self.get(id).is_some()
     }

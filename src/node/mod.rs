@@ -50,6 +50,7 @@ mod passive;
 mod peering;
 pub mod peers;
 pub mod plumtree;
+mod prefetch;
 pub mod reason;
 mod routes;
 mod stats;

@@ -18,6 +18,12 @@ pub struct PeerSet {
 }
 
 impl PeerSet {
+    /// Hints at the tables of addresses and connections.
+    pub fn prefetch(&self) {
+        crate::prefetch::slice(&self.addrs, 2);
+        crate::prefetch::slice(&self.conns, 1);
+    }
+
     pub fn len(&self) -> usize {
         self.conns.len()
     }

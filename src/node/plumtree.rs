@@ -193,6 +193,13 @@ impl<P: Key + Hash + Debug> Plumtree<P> {
         self.eager.keys().copied()
     }
 
+    /// Hints at the neighbor sets and the IHAVE queues' table.
+    pub fn prefetch(&self) {
+        self.eager.prefetch(2);
+        self.lazy.prefetch(2);
+        self.ihave.prefetch(2);
+    }
+
     /// The lazy neighbors, in order.
     pub fn lazy(&self) -> impl Iterator<Item = P> + '_ {
         self.lazy.keys().copied()

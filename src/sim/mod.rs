@@ -76,6 +76,11 @@ pub enum Addressing {
     Wide,
 }
 
+/// The prefetch stage (`Node::prefetch`) for the 1st, 2nd, ... node
+/// ahead: each stage reads what the one before brought into cache, so
+/// they stand an input or two apart.
+const SCHEDULE: [Option<u8>; 4] = [Some(2), Some(1), None, Some(0)];
+
 /// Spare output buffers kept (two nodes take inputs before a flush).
 const SPARES: usize = 4;
 
@@ -103,6 +108,8 @@ pub struct Sim {
     due: Vec<u32>,
     /// Output buffers lent to the node being driven (see [`Sim::node_mut`]).
     spares: Vec<Outputs>,
+    /// Hint at the next events' memory ([`Sim::set_prefetch`]).
+    prefetch: bool,
 }
 
 impl Sim {
@@ -125,7 +132,16 @@ impl Sim {
             written: Vec::new(),
             due: Vec::new(),
             spares: Vec::new(),
+            prefetch: true,
         }
+    }
+
+    /// Whether to hint at the memory of the next few events' nodes before
+    /// each event (on by default). The hints change nothing but speed: a
+    /// large run waits on memory, and the queue knows which nodes come
+    /// next (`Node::prefetch`).
+    pub fn set_prefetch(&mut self, on: bool) {
+        self.prefetch = on;
     }
 
     /// Lean mode, for scale: nodes keep no lines, wide addresses, and
@@ -370,12 +386,14 @@ impl Sim {
         self.now = self.now.max(t);
         let now = self.now;
         if let Some(ev) = self.queue.pop_due(now) {
+            self.prefetch_ahead();
             self.apply(ev);
             return true;
         }
         let mut due = std::mem::take(&mut self.due);
         self.queue.take_due(now, &mut due);
-        for &i in &due {
+        for (k, &i) in due.iter().enumerate() {
+            self.prefetch_due(&due[k + 1..]);
             let i = i as usize;
             if self.nodes[i].up && self.nodes[i].node.poll_timeout().is_some_and(|d| d <= now) {
                 self.node_mut(i).handle_timeout(now);
@@ -384,6 +402,36 @@ impl Sim {
         }
         self.due = due;
         true
+    }
+
+    /// Hints at the memory of the next few events' nodes, each a stage
+    /// further the nearer it is (`Node::prefetch`).
+    fn prefetch_ahead(&self) {
+        if !self.prefetch {
+            return;
+        }
+        for (k, stage) in SCHEDULE.iter().enumerate() {
+            if let Some(stage) = *stage
+                && let Some((j, conn)) = self.queue.node_ahead(k)
+            {
+                let n = &self.nodes[j as usize];
+                n.node.prefetch(Some(conn), stage);
+                self.net.prefetch(j as usize, stage);
+            }
+        }
+    }
+
+    /// Hints at the memory of the next nodes whose timers are due, as
+    /// [`Sim::prefetch_ahead`] does for events.
+    fn prefetch_due(&self, next: &[u32]) {
+        if !self.prefetch {
+            return;
+        }
+        for (stage, &j) in SCHEDULE.iter().zip(next) {
+            if let Some(stage) = *stage {
+                self.nodes[j as usize].node.prefetch(None, stage);
+            }
+        }
     }
 
     fn apply(&mut self, ev: Event) {

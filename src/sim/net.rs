@@ -135,6 +135,19 @@ impl Net {
         }
     }
 
+    /// Hints at node `i`'s ends: stage 0 their table, 1 and on the ends.
+    pub fn prefetch(&self, i: usize, stage: u8) {
+        match stage {
+            0 => {}
+            1 => crate::prefetch::line(self.ends.as_ptr().wrapping_add(i)),
+            _ => {
+                if let Some(v) = self.ends.get(i) {
+                    crate::prefetch::slice(v, 5);
+                }
+            }
+        }
+    }
+
     /// Node `i` now listens on `addr`.
     pub fn add_node(&mut self, i: usize, addr: SocketAddr) {
         self.ends.push(Vec::new());

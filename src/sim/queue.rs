@@ -203,6 +203,18 @@ impl Queue {
         self.current.pop().map(|p| p.ev)
     }
 
+    /// The node of the `k`-th network event after the next one, if it is
+    /// in the current bucket (a hint for prefetching: the order may still
+    /// change before it comes).
+    pub fn node_ahead(&self, k: usize) -> Option<(u32, ConnId)> {
+        let n = self.current.len();
+        let p = self.current.get(n.checked_sub(k + 1)?)?;
+        Some(match p.ev {
+            Event::Connect { from, conn, .. } => (from, conn),
+            Event::Deliver { to, conn, .. } | Event::Eof { to, conn } => (to, conn),
+        })
+    }
+
     /// Records node `i`'s next deadline (`None` when it has none or died).
     pub fn arm(&mut self, i: usize, at: Option<Instant>) {
         if self.armed.len() <= i {
@@ -298,5 +310,29 @@ mod tests {
             }
             assert_eq!((q.len(), q.next_event()), (0, None));
         }
+    }
+
+    /// `node_ahead(k)` names the node of the event `k` after the next one
+    /// to pop, while they are in the current bucket.
+    #[test]
+    fn node_ahead_names_the_events_to_come_in_order() {
+        let t0 = Instant::now();
+        let mut q = Queue::new(t0);
+        for (to, at) in [(7u32, 30u64), (3, 10), (9, 20), (1, 10)] {
+            let conn = ConnId::default();
+            q.push(t0 + Duration::from_nanos(at), Event::Eof { to, conn });
+        }
+        q.next_event();
+        let ahead: Vec<u32> = (0..5)
+            .filter_map(|k| q.node_ahead(k))
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(ahead, [3, 1, 9, 7], "time order, ties in the order made");
+        let end = t0 + Duration::from_nanos(30);
+        let mut popped = Vec::new();
+        while let Some(Event::Eof { to, .. }) = q.pop_due(end) {
+            popped.push(to);
+        }
+        assert_eq!(popped, ahead);
     }
 }
