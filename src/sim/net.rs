@@ -135,7 +135,8 @@ impl Net {
         }
     }
 
-    /// Hints at node `i`'s ends: stage 0 their table, 1 and on the ends.
+    /// Hints at node `i`'s ends, at `Node::prefetch`'s stages: nothing at
+    /// 0, its entry in the table of ends at 1, the ends themselves after.
     pub fn prefetch(&self, i: usize, stage: u8) {
         match stage {
             0 => {}
