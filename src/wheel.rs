@@ -91,8 +91,9 @@ impl<T> Wheel<T> {
         }
     }
 
-    /// Hints at the memory an insert or an expiry touches next: the slot
-    /// heads, the earliest of the later list, the first table entries.
+    /// Hints at the memory an insert or an expiry touches next: the
+    /// occupancy bitmap, the earliest of the later list, the first table
+    /// entries.
     pub fn prefetch(&self) {
         crate::prefetch::slice(&self.occupied, 1);
         if let Some(l) = self.later.last() {

@@ -86,13 +86,8 @@ impl<T> ConnTable<T> {
             crate::prefetch::slice(&self.slots, 4);
             return;
         }
-        for s in &self.slots {
-            if let Some(v) = s.value.as_deref() {
-                let p = v as *const T as *const u8;
-                for k in 0..lines {
-                    crate::prefetch::line(p.wrapping_add(64 * k));
-                }
-            }
+        for v in self.slots.iter().filter_map(|s| s.value.as_deref()) {
+            crate::prefetch::slice(std::slice::from_ref(v), lines);
         }
     }
 

@@ -203,9 +203,9 @@ impl Queue {
         self.current.pop().map(|p| p.ev)
     }
 
-    /// The node of the `k`-th network event after the next one, if it is
-    /// in the current bucket (a hint for prefetching: the order may still
-    /// change before it comes).
+    /// The node and connection of the network event `k` places after the
+    /// next one to pop (0: the next one), if it is in the current bucket.
+    /// A hint for prefetching: an event pushed meanwhile may come first.
     pub fn node_ahead(&self, k: usize) -> Option<(u32, ConnId)> {
         let n = self.current.len();
         let p = self.current.get(n.checked_sub(k + 1)?)?;
@@ -312,8 +312,8 @@ mod tests {
         }
     }
 
-    /// `node_ahead(k)` names the node of the event `k` after the next one
-    /// to pop, while they are in the current bucket.
+    /// `node_ahead(k)` names the node of the event `k` places after the
+    /// next one to pop, while they are in the current bucket.
     #[test]
     fn node_ahead_names_the_events_to_come_in_order() {
         let t0 = Instant::now();
