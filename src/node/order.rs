@@ -120,6 +120,18 @@ pub struct Counters {
     pub late_starts: u64,
 }
 
+/// Sums counters (of many nodes).
+impl std::ops::AddAssign for Counters {
+    fn add_assign(&mut self, o: Counters) {
+        self.duplicates += o.duplicates;
+        self.skipped += o.skipped;
+        self.skipped_at_cap += o.skipped_at_cap;
+        self.origins_evicted += o.origins_evicted;
+        self.origins_expired += o.origins_expired;
+        self.late_starts += o.late_starts;
+    }
+}
+
 #[derive(Debug)]
 struct Held {
     addr: SocketAddr,

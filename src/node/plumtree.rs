@@ -99,7 +99,7 @@ impl Default for PlumtreeConfig {
             max_ihave_queue: 1024,
             cache_age: Duration::from_secs(3),
             cache_max_bytes: 1 << 20,
-            cache_max_msgs: 1024,
+            cache_max_msgs: 8192,
             missing_cap: 1024,
             missing_age: Duration::from_secs(2),
             max_graft_tries: 3,
@@ -147,6 +147,20 @@ pub struct Counters {
     pub missing_given_up: u64,
     /// Payloads dropped from the cache at a cap before their age.
     pub cache_evicted: u64,
+}
+
+/// Sums counters (of many nodes).
+impl std::ops::AddAssign for Counters {
+    fn add_assign(&mut self, o: Counters) {
+        self.pruned += o.pruned;
+        self.grafts_sent += o.grafts_sent;
+        self.ihave_spared += o.ihave_spared;
+        self.graft_misses += o.graft_misses;
+        self.ihave_dropped += o.ihave_dropped;
+        self.missing_ignored += o.missing_ignored;
+        self.missing_given_up += o.missing_given_up;
+        self.cache_evicted += o.cache_evicted;
+    }
 }
 
 #[derive(Debug)]

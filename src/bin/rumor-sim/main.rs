@@ -1,7 +1,7 @@
 //! `rumor-sim`: runs scenarios of many real rumor cores on a simulated
 //! network and prints one row of figures per scenario (docs/SIMULATOR.md).
 //!
-//! `cargo run --release --bin rumor-sim -- FILE [--seed S] [--only NAME] [--stable] [--shape]`
+//! `cargo run --release --bin rumor-sim -- FILE [--seed S] [--only NAME] [--stable] [--shape] [--counters]`
 //!
 //! The rows are the same for the same seed, byte for byte; the columns after
 //! them (wall time and memory, which depend on the machine) are left out
@@ -13,13 +13,14 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use rumor::harness::proc;
+use rumor::node::{order, plumtree};
 use rumor::sim::{Report, Sim, run::run_scenario_with, scenario, shape::Shape};
 
 #[global_allocator]
 static ALLOC: heap::Counting = heap::Counting;
 
 const USAGE: &str = "\
-usage: rumor-sim FILE [--seed S] [--only NAME[,NAME...]] [--stable] [--shape]
+usage: rumor-sim FILE [--seed S] [--only NAME[,NAME...]] [--stable] [--shape] [--counters]
 
 Runs the scenarios of FILE (docs/SIMULATOR.md) on a simulated network of
 real rumor cores and prints one row per scenario.
@@ -30,7 +31,10 @@ real rumor cores and prints one row per scenario.
               for the same seed, byte for byte
   --shape     as each idle window starts, print to stderr how deep the
               overlay is: from the first, middle and last node, the
-              farthest node over active links and over eager links";
+              farthest node over active links and over eager links
+  --counters  as each idle window starts, print to stderr the broadcast
+              tree's and the order table's counters, summed over the live
+              nodes (what was dropped at which cap)";
 
 /// The machine-dependent columns.
 const MACHINE: &str = "    wall  peak-MiB  KB/node  heap-KB/node";
@@ -41,12 +45,13 @@ struct Args {
     only: Option<Vec<String>>,
     stable: bool,
     shape: bool,
+    counters: bool,
 }
 
 fn args() -> Result<Args, String> {
     let mut it = std::env::args().skip(1);
     let (mut file, mut seed, mut only) = (None, None, None);
-    let (mut stable, mut shape) = (false, false);
+    let (mut stable, mut shape, mut counters) = (false, false, false);
     while let Some(a) = it.next() {
         match a.as_str() {
             "--seed" => {
@@ -59,6 +64,7 @@ fn args() -> Result<Args, String> {
             }
             "--stable" => stable = true,
             "--shape" => shape = true,
+            "--counters" => counters = true,
             "-h" | "--help" => return Err(String::new()),
             _ if a.starts_with('-') => return Err(format!("unknown option {a}")),
             _ if file.is_none() => file = Some(a),
@@ -72,6 +78,7 @@ fn args() -> Result<Args, String> {
         only,
         stable,
         shape,
+        counters,
     })
 }
 
@@ -114,7 +121,7 @@ fn main() -> ExitCode {
         if let Some(s) = a.seed {
             sc.seed = s;
         }
-        let (row, machine) = measured(&sc, a.shape);
+        let (row, machine) = measured(&sc, a.shape, a.counters);
         println!("{row}{}", if a.stable { String::new() } else { machine });
     }
     ExitCode::SUCCESS
@@ -149,8 +156,18 @@ fn with_huge_pages() {
         .exec();
 }
 
+/// The tree's and the order table's counters, summed over the live nodes.
+fn summed_counters(sim: &Sim) -> (plumtree::Counters, order::Counters) {
+    let (mut tree, mut ord) = (plumtree::Counters::default(), order::Counters::default());
+    for n in sim.nodes.iter().filter(|n| n.up) {
+        tree += n.node.tree().counters();
+        ord += n.node.order().counters();
+    }
+    (tree, ord)
+}
+
 /// Runs one scenario: its row, and its wall time and memory.
-fn measured(sc: &scenario::Scenario, shape: bool) -> (String, String) {
+fn measured(sc: &scenario::Scenario, shape: bool, counters: bool) -> (String, String) {
     let pid = std::process::id() as i32;
     // Writing 5 resets the peak resident size (VmHWM) to the current one.
     let _ = std::fs::write("/proc/self/clear_refs", "5");
@@ -165,6 +182,11 @@ fn measured(sc: &scenario::Scenario, shape: bool) -> (String, String) {
             for root in Shape::roots(sim) {
                 eprintln!("rumor-sim: {}: {}", sc.name, Shape::of(sim, root).line());
             }
+        }
+        if counters {
+            let (tree, order) = summed_counters(sim);
+            eprintln!("rumor-sim: {}: tree {tree:?}", sc.name);
+            eprintln!("rumor-sim: {}: order {order:?}", sc.name);
         }
     });
     let wall = started.elapsed();

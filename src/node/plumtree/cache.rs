@@ -5,13 +5,20 @@
 //! cache is not kept. Payloads are shared (`Rc<[u8]>`) with the pushes
 //! that send them, never copied per recipient. Empty, it holds no memory.
 //!
-//! One ring of 56-byte entries in the order cached (so in time order):
-//! inserting and expiring touch only its ends, and a GRAFT's lookup reads
-//! it from the newest end, at most `max_msgs` entries. Every node caches
-//! every message it announces, so this is most of what a node holds per
-//! message in flight: a hash table and a separate age queue took 134
-//! bytes a message here, the ring 72 (both beside the payload's own
-//! allocation).
+//! One ring of 64-byte entries in the order cached (so in time order):
+//! inserting and expiring touch only its ends. A GRAFT's lookup goes
+//! through a chained hash index beside it that needs no deletions: a
+//! bucket holds the position of its newest entry, each entry the position
+//! of the next older one in its bucket, and a position already dropped
+//! from the ring's old end ends a chain. Positions count inserts (`u32`,
+//! wrapping); the index has a bucket per entry at most (a power of two,
+//! doubled and rebuilt as the ring grows), 4 bytes each. Every node
+//! caches every message it announces, so this is most of what a node
+//! holds per message in flight: a hash table and a separate age queue
+//! took 134 bytes a message here, the ring and index 72 to 76 (both
+//! beside the payload's own allocation). Ids whose hashes collide (an
+//! origin can pick its id) make a chain longer, never longer than the
+//! ring: a lookup reads at most `max_msgs` entries, as a plain scan would.
 
 use std::collections::VecDeque;
 use std::mem::size_of;
@@ -46,9 +53,12 @@ struct Entry {
     port: u16,
     v6: bool,
     hops: u8,
+    /// The position of the next older entry in this one's bucket (one
+    /// not in the ring ends the chain).
+    next: u32,
 }
 
-const _: () = assert!(size_of::<Entry>() <= 56);
+const _: () = assert!(size_of::<Entry>() <= 64);
 
 impl Entry {
     fn origin_addr(&self) -> SocketAddr {
@@ -69,6 +79,11 @@ pub(super) struct Cache {
     max_bytes: usize,
     /// Oldest first.
     ring: VecDeque<Entry>,
+    /// Per bucket, the position of its newest entry (see the module docs).
+    heads: Vec<u32>,
+    /// Inserts since the ring was last empty (wrapping): the position the
+    /// next entry gets; the newest entry's is one less.
+    pushed: u32,
     /// What entries' `at` counts from: the first insert into an empty
     /// cache.
     base: Option<Instant>,
@@ -79,22 +94,49 @@ impl Cache {
     pub(super) fn new(age: Duration, max_msgs: usize, max_bytes: usize) -> Cache {
         Cache {
             age,
-            max_msgs,
+            // Positions are `u32`s a chain compares within the ring's
+            // length, and a new index marks empty buckets 2^31 back.
+            max_msgs: max_msgs.min(1 << 30),
             max_bytes,
             ring: VecDeque::new(),
+            heads: Vec::new(),
+            pushed: 0,
             base: None,
             bytes: 0,
         }
     }
 
+    /// `id`'s bucket among `buckets` (a power of two).
+    fn bucket(id: MsgId, buckets: usize) -> usize {
+        let h = (id.origin ^ u64::from(id.seq).rotate_left(32)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        (h >> 32) as usize & (buckets - 1)
+    }
+
+    /// The ring index of the entry at position `pos`, if it is still in
+    /// the ring and older than the entry at `younger` positions back
+    /// (chains only go back in time, so a walk always ends).
+    fn index_of(&self, pos: u32, younger: u32) -> Option<(usize, u32)> {
+        let back = self.pushed.wrapping_sub(pos);
+        (back > younger && back as usize <= self.ring.len())
+            .then(|| (self.ring.len() - back as usize, back))
+    }
+
     /// The payload of `id`, if cached (the newest copy, if it was cached
     /// twice).
     pub(super) fn get(&self, id: MsgId) -> Option<Cached> {
-        let e = self
-            .ring
-            .iter()
-            .rev()
-            .find(|e| e.origin == id.origin && e.seq == id.seq)?;
+        if self.heads.is_empty() {
+            return None;
+        }
+        let mut pos = self.heads[Self::bucket(id, self.heads.len())];
+        let mut younger = 0;
+        let e = loop {
+            let (i, back) = self.index_of(pos, younger)?;
+            let e = &self.ring[i];
+            if e.origin == id.origin && e.seq == id.seq {
+                break e;
+            }
+            (pos, younger) = (e.next, back);
+        };
         Some(Cached {
             origin_addr: e.origin_addr(),
             hops: e.hops,
@@ -155,8 +197,54 @@ impl Cache {
             port: origin_addr.port(),
             v6,
             hops,
+            next: 0,
         });
+        self.pushed = self.pushed.wrapping_add(1);
+        if self.ring.len() > self.heads.len() {
+            self.rebuild_index();
+        } else {
+            self.link_newest();
+        }
         (shared, evicted)
+    }
+
+    /// Puts the newest entry at the head of its bucket's chain.
+    fn link_newest(&mut self) {
+        let pos = self.pushed.wrapping_sub(1);
+        let b = Self::bucket(self.newest_id(), self.heads.len());
+        let e = self.ring.back_mut().expect("just pushed");
+        e.next = self.heads[b];
+        self.heads[b] = pos;
+    }
+
+    fn newest_id(&self) -> MsgId {
+        let e = self.ring.back().expect("just pushed");
+        MsgId {
+            origin: e.origin,
+            seq: e.seq,
+        }
+    }
+
+    /// A new index with a bucket for each entry the ring can hold before
+    /// it grows (at least 16), every entry linked, oldest first.
+    fn rebuild_index(&mut self) {
+        let buckets = self.ring.capacity().next_power_of_two().max(16);
+        // A position no chain can reach for 2^31 inserts: every bucket
+        // starts empty.
+        let none = self.pushed.wrapping_sub(1 << 31);
+        self.heads = vec![none; buckets];
+        let first = self.pushed.wrapping_sub(self.ring.len() as u32);
+        for (i, e) in self.ring.iter_mut().enumerate() {
+            let b = Self::bucket(
+                MsgId {
+                    origin: e.origin,
+                    seq: e.seq,
+                },
+                buckets,
+            );
+            e.next = self.heads[b];
+            self.heads[b] = first.wrapping_add(i as u32);
+        }
     }
 
     fn pop(&mut self) {
@@ -166,6 +254,8 @@ impl Cache {
         if self.ring.is_empty() {
             // Give the ring's memory back once idle.
             self.ring = VecDeque::new();
+            self.heads = Vec::new();
+            self.pushed = 0;
             self.base = None;
         }
     }
@@ -177,10 +267,11 @@ impl Cache {
         }
     }
 
-    /// Heap bytes held: the ring's capacity, payloads and their `Rc`
-    /// headers.
+    /// Heap bytes held: the ring's capacity, the index, payloads and
+    /// their `Rc` headers.
     pub(super) fn memory(&self) -> usize {
         self.ring.capacity() * size_of::<Entry>()
+            + self.heads.capacity() * size_of::<u32>()
             + self.ring.len() * 2 * size_of::<usize>()
             + self.bytes
     }
@@ -235,5 +326,59 @@ mod tests {
         let t1 = t0 + Duration::from_secs(100);
         c.insert(id(1, 2), a, 0, b"x", t1);
         assert_eq!(c.next_expiry(), Some(t1 + age));
+    }
+
+    /// The lookup a plain scan does: the newest entry with the id.
+    fn scanned(c: &Cache, id: MsgId) -> Option<u8> {
+        c.ring
+            .iter()
+            .rev()
+            .find(|e| e.origin == id.origin && e.seq == id.seq)
+            .map(|e| e.hops)
+    }
+
+    /// Random inserts (ids often repeated), expiries at both caps and at
+    /// the age, and positions wrapping past `u32::MAX`: the index finds
+    /// exactly what a scan of the ring finds, for every id, after every
+    /// step.
+    #[test]
+    fn the_index_finds_what_a_scan_of_the_ring_finds() {
+        for start in [0, u32::MAX - 20] {
+            let mut rng = fastrand::Rng::with_seed(u64::from(start) ^ 11);
+            let t0 = Instant::now();
+            let mut c = Cache::new(Duration::from_millis(500), 37, 400);
+            c.pushed = start;
+            let a: SocketAddr = "10.0.0.1:1".parse().unwrap();
+            let mut now = t0;
+            let (mut found, mut wrapped) = (0, false);
+            for step in 0..3000u32 {
+                now += Duration::from_millis(rng.u64(0..12));
+                let i = id(rng.u64(0..6), rng.u32(0..20));
+                let len = rng.usize(0..30);
+                c.insert(i, a, step as u8, &vec![0; len], now);
+                wrapped |= c.pushed < start;
+                assert!(c.heads.len() >= c.ring.len());
+                for origin in 0..6 {
+                    for seq in 0..20 {
+                        let i = id(origin, seq);
+                        let got = c.get(i).map(|g| g.hops);
+                        assert_eq!(got, scanned(&c, i), "step {step}, id {i:?}");
+                        found += usize::from(got.is_some());
+                    }
+                }
+                if rng.u8(0..50) == 0 {
+                    // Idle past the age: empty, and it starts again.
+                    now += Duration::from_secs(1);
+                    c.expire(now);
+                    assert_eq!((c.len(), c.memory()), ((0, 0), 0));
+                    c.pushed = start;
+                }
+            }
+            assert!(
+                found > 10_000,
+                "{found} hits: the test must exercise lookups"
+            );
+            assert!(start == 0 || wrapped, "positions must wrap");
+        }
     }
 }
