@@ -61,6 +61,13 @@ struct Entry {
 const _: () = assert!(size_of::<Entry>() <= 64);
 
 impl Entry {
+    fn id(&self) -> MsgId {
+        MsgId {
+            origin: self.origin,
+            seq: self.seq,
+        }
+    }
+
     fn origin_addr(&self) -> SocketAddr {
         let ip: IpAddr = if self.v6 {
             Ipv6Addr::from(self.ip).into()
@@ -132,7 +139,7 @@ impl Cache {
         let e = loop {
             let (i, back) = self.index_of(pos, younger)?;
             let e = &self.ring[i];
-            if e.origin == id.origin && e.seq == id.seq {
+            if e.id() == id {
                 break e;
             }
             (pos, younger) = (e.next, back);
@@ -211,18 +218,10 @@ impl Cache {
     /// Puts the newest entry at the head of its bucket's chain.
     fn link_newest(&mut self) {
         let pos = self.pushed.wrapping_sub(1);
-        let b = Self::bucket(self.newest_id(), self.heads.len());
         let e = self.ring.back_mut().expect("just pushed");
+        let b = Self::bucket(e.id(), self.heads.len());
         e.next = self.heads[b];
         self.heads[b] = pos;
-    }
-
-    fn newest_id(&self) -> MsgId {
-        let e = self.ring.back().expect("just pushed");
-        MsgId {
-            origin: e.origin,
-            seq: e.seq,
-        }
     }
 
     /// A new index with a bucket for each entry the ring can hold before
@@ -235,13 +234,7 @@ impl Cache {
         self.heads = vec![none; buckets];
         let first = self.pushed.wrapping_sub(self.ring.len() as u32);
         for (i, e) in self.ring.iter_mut().enumerate() {
-            let b = Self::bucket(
-                MsgId {
-                    origin: e.origin,
-                    seq: e.seq,
-                },
-                buckets,
-            );
+            let b = Self::bucket(e.id(), buckets);
             e.next = self.heads[b];
             self.heads[b] = first.wrapping_add(i as u32);
         }
@@ -330,11 +323,7 @@ mod tests {
 
     /// The lookup a plain scan does: the newest entry with the id.
     fn scanned(c: &Cache, id: MsgId) -> Option<u8> {
-        c.ring
-            .iter()
-            .rev()
-            .find(|e| e.origin == id.origin && e.seq == id.seq)
-            .map(|e| e.hops)
+        c.ring.iter().rev().find(|e| e.id() == id).map(|e| e.hops)
     }
 
     /// Random inserts (ids often repeated), expiries at both caps and at
